@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both set everything up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+
+.PHONY: run test setup setup-dev browser check-flows clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+setup-dev: $(VENV)/.installed-dev
+
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: sudo apt-get install chromium (browser tests will skip)"; fi; }
+
+## run: set up and start the help line on SQLite at http://127.0.0.1:$(PORT) (signatures off: development only)
+run: setup
+	$(BIN)/flask --app helpline flows check
+	$(BIN)/flask --app helpline db upgrade
+	HELPLINE_INSECURE_SKIP_SIGNATURES=$${HELPLINE_INSECURE_SKIP_SIGNATURES:-1} FLASK_DEBUG=0 \
+	  $(BIN)/flask --app helpline run --host 127.0.0.1 --port $(PORT)
+
+## test: set up and run the whole test suite (PostgreSQL too when HELPLINE_TEST_DATABASE_URL is set)
+test: setup-dev browser
+	$(BIN)/flask --app helpline flows check
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+check-flows: setup
+	$(BIN)/flask --app helpline flows check
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache test-artifacts

@@ -1,0 +1,80 @@
+"""The 02380 248725 back-pain help line: Twilio webhooks, triage flows and the callback queue."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Mapping
+
+from flask import Flask
+from flask_migrate import Migrate
+
+from .config import ROOT, database_url, from_environment
+from .db import db
+from .service import Helpline
+
+migrate = Migrate()
+log = logging.getLogger(__name__)
+
+
+class InvalidFlows(RuntimeError):
+    """The app refuses to start with a flow that fails validation."""
+
+
+def load_checked_flows(directory: str):
+    from .engine.validate import check_directory
+
+    flows, errors = check_directory(directory)
+    if errors:
+        raise InvalidFlows("invalid flows:\n" + "\n".join(str(e) for e in errors))
+    return flows
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the help line: settings from the environment, overridden by `config` (tests)."""
+    app = Flask(__name__, instance_relative_config=True)
+    settings = from_environment()
+    settings.update(config or {})
+    app.config.update(settings)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["DATABASE_URL"], app.instance_path)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+
+    from . import models  # noqa: F401  (registers the tables)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    _sqlite_pragmas(app)
+
+    app.extensions["helpline"] = Helpline.from_config(app.config, load_checked_flows(app.config["FLOWS_DIR"]))
+    if app.config["INSECURE_SKIP_SIGNATURES"]:
+        log.warning("HELPLINE_INSECURE_SKIP_SIGNATURES is on: webhooks are NOT authenticated. Never in production.")
+
+    from .web import health, sms, voice
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(voice.bp)
+    app.register_blueprint(sms.bp)
+
+    from .cli import register
+
+    register(app)
+    return app
+
+
+def _sqlite_pragmas(app: Flask) -> None:
+    """SQLite: write-ahead logging and a busy timeout, so web and worker processes share the file."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):  # pragma: no cover - trivial
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()

@@ -1,0 +1,51 @@
+"""Configuration: the only module that reads the environment."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url(raw: str | None, instance_path: str) -> str:
+    """The SQLAlchemy URL: SQLite under instance/ by default; psycopg 3 for PostgreSQL."""
+    if not raw:
+        return f"sqlite:///{Path(instance_path) / 'helpline.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix):]
+    return raw
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read every setting the help line has from the environment (see README, Configuration)."""
+    env = os.environ if environ is None else environ
+    return {
+        "DATABASE_URL": env.get("DATABASE_URL", ""),
+        "SECRET_KEY": env.get("SECRET_KEY") or secrets.token_hex(32),
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", ""),
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", ""),
+        "HELPLINE_NUMBER": env.get("HELPLINE_NUMBER", "+442380248725"),
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "").rstrip("/"),
+        # Development only: accept unsigned webhooks. Logged loudly at start-up and on each request.
+        "INSECURE_SKIP_SIGNATURES": _flag(env.get("HELPLINE_INSECURE_SKIP_SIGNATURES"), False),
+        "OPENING_HOURS": env.get("HELPLINE_OPENING_HOURS", "Mon-Fri 08:00-18:00"),
+        "TIMEZONE": env.get("HELPLINE_TIMEZONE", "Europe/London"),
+        "BANK_HOLIDAYS": env.get("HELPLINE_BANK_HOLIDAYS", "GB-ENG"),
+        "URGENT_CALLBACK_HOURS": float(env.get("HELPLINE_URGENT_CALLBACK_HOURS", "2")),
+        "ROUTINE_CALLBACK_DAYS": int(env.get("HELPLINE_ROUTINE_CALLBACK_DAYS", "3")),
+        "WELFARE_CHECK_MINUTES": int(env.get("HELPLINE_WELFARE_CHECK_MINUTES", "60")),
+        "SMS_IDLE_MINUTES": int(env.get("HELPLINE_SMS_IDLE_MINUTES", "120")),
+        "SPEECH_CONFIDENCE": float(env.get("HELPLINE_SPEECH_CONFIDENCE", "0.5")),
+        "VOICE_NAME": env.get("HELPLINE_VOICE", "Polly.Amy"),
+        "FLOWS_DIR": env.get("HELPLINE_FLOWS_DIR", str(ROOT / "flows")),
+        "DEFAULT_FLOW": env.get("HELPLINE_DEFAULT_FLOW", "back_pain"),
+    }

@@ -1,0 +1,398 @@
+"""Use cases for voice and SMS turns: dedupe, load state, run the engine, log, escalate, commit once.
+
+A reply is a plain dict (what to say, what to ask next, whether to hang up) so that a retried
+webhook gets exactly the answer it got the first time, rendered again from the stored reply.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from . import engine, phones, triage
+from .callbacks import request_callback
+from .db import db
+from .models import Conversation, Interaction, OptOut
+from .service import Helpline
+
+Reply = dict[str, Any]
+
+OPT_OUT_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
+OPT_IN_WORDS = {"START", "UNSTOP"}
+HELP_WORDS = {"HELP", "INFO"}
+
+SMS_HELP = ("Back pain help line: automated advice for back pain after the gym. Not for emergencies: "
+            "if you are seriously ill or injured call 999. Text anything to start, STOP to opt out.")
+SMS_OPTED_OUT = "You will get no more texts from the back pain help line. Text START to opt back in. In an emergency call 999."
+SMS_OPTED_IN = "You can get texts from the back pain help line again. Text anything to start. In an emergency call 999."
+SMS_NO_SENDER = ("Back pain help line. Not for emergencies: if you are seriously ill or injured call 999. "
+                 "We could not read your number, so please text again.")
+
+VOICE_ASK_NUMBER = ("We do not have your phone number. So that we can call you back, please key in your "
+                    "phone number, starting with 0, then press the hash key.")
+VOICE_BAD_NUMBER = "Sorry, that does not look like a UK phone number."
+VOICE_NO_NUMBER = ("We could not take your number. If you need advice, call NHS one one one. "
+                   "In an emergency, call nine nine nine. Goodbye.")
+VOICE_THANKS_NUMBER = "Thank you. We will call you on that number. Goodbye."
+VOICE_AFTER_END = "Press 9 to hear this again, or you can hang up now."
+VOICE_GOODBYE = "Thank you for calling the back pain help line. Goodbye."
+
+
+@dataclass(frozen=True)
+class VoiceRequest:
+    call_sid: str
+    caller: str | None
+    step: int
+    digits: str | None = None
+    speech: str | None = None
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class SmsRequest:
+    message_sid: str | None
+    caller: str | None
+    body: str
+    opt_out_type: str | None = None
+
+
+def _say(turn: engine.Turn) -> list[dict[str, Any]]:
+    return [{"text": u.text, "emergency": u.emergency} for u in turn.say if u.text]
+
+
+def _replay(key: str | None) -> Reply | None:
+    if key is None:
+        return None
+    return db.session.scalar(select(Interaction.reply).where(Interaction.dedupe_key == key))
+
+
+def _commit_once(key: str | None, work: Callable[[], Reply]) -> Reply:
+    """Run a turn and commit it; a retry that races us gets the first answer (dedupe key is unique)."""
+    replayed = _replay(key)
+    if replayed is not None:
+        return replayed
+    reply = work()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        replayed = _replay(key)
+        if replayed is None:
+            raise
+        return replayed
+    return reply
+
+
+def _record(conv: Conversation, state: engine.State, extra: dict[str, Any], now: datetime) -> None:
+    """Copy the engine state onto the conversation: flow version, answers, rules and disposition (P14)."""
+    conv.state = {**state.to_dict(), **extra}
+    conv.answers = dict(state.answers)
+    conv.rules_fired = list(state.rules)
+    conv.disposition = state.disposition
+    conv.queue = state.queue
+    conv.updated_at = now
+
+
+def _log_turn(conv: Conversation | None, channel: str, key: str | None, node: str | None,
+              reply: Reply, now: datetime, external_id: str | None = None, **raw: Any) -> None:
+    db.session.add(Interaction(
+        conversation=conv, channel=channel, direction="in", kind="turn", node=node,
+        external_id=external_id, dedupe_key=key, reply=reply, created_at=now, **raw,
+    ))
+    said = " ".join(part["text"] for part in reply.get("say", []))
+    asked = (reply.get("ask") or {}).get("node")
+    db.session.add(Interaction(
+        conversation=conv, channel=channel, direction="out", kind="turn",
+        node=asked or (conv.state.get("end_node") if conv else None), said=said, created_at=now,
+    ))
+
+
+def _escalate(hl: Helpline, conv: Conversation, now: datetime, phone: str | None = None) -> None:
+    queue = conv.queue or (triage.QUEUE_FOR.get(conv.disposition) if conv.disposition else None)
+    if queue is None or conv.escalated:
+        return
+    reasons = [r for r in conv.rules_fired if not r.startswith("ending_")] or [queue]
+    request_callback(hl, conv, queue, conv.disposition, reasons, now, phone=phone)
+    conv.escalated = True
+
+
+def _finish(conv: Conversation, status: str, now: datetime) -> None:
+    conv.status, conv.ended_at = status, now
+
+
+# --- Voice ---------------------------------------------------------------------------
+
+def _voice_input(hl: Helpline, req: VoiceRequest) -> engine.Input:
+    if req.digits:
+        return engine.Input.key(req.digits.strip())
+    if req.speech and req.speech.strip():
+        if req.confidence is not None and req.confidence < hl.speech_confidence:
+            return engine.Input.unclear(req.speech)
+        return engine.Input.text(req.speech)
+    return engine.Input.silence()
+
+
+def voice_turn(hl: Helpline, req: VoiceRequest, now: datetime) -> Reply:
+    """Answer one voice webhook: the first request of a call (step 0) or a Gather's action."""
+    key = f"voice:{req.call_sid}:{req.step}"
+    return _commit_once(key, lambda: _voice_turn(hl, req, key, now))
+
+
+def _voice_turn(hl: Helpline, req: VoiceRequest, key: str, now: datetime) -> Reply:
+    conv = db.session.scalar(select(Conversation).where(Conversation.call_sid == req.call_sid))
+    sender = phones.sender(req.caller, "voice")
+    ctx = hl.context("voice", now)
+    node_before = None
+    if conv is None:
+        flow = hl.flow
+        conv = Conversation(
+            channel="voice", caller=sender.number, caller_raw=sender.raw or None, call_sid=req.call_sid,
+            flow_id=flow.id, flow_version=flow.version, state={}, answers={}, rules_fired=[],
+            status="active", started_at=now, updated_at=now,
+        )
+        db.session.add(conv)
+        turn = engine.start(flow, ctx)
+        reply, extra = _after_voice_turn(hl, conv, turn, {"seq": 0}, now)
+    else:
+        flow = hl.flows.get(conv.flow_id, hl.flow)
+        node_before = conv.state.get("node") or conv.state.get("stage")
+        reply, extra = _continue_voice(hl, conv, flow, req, ctx, now)
+    seq = int(conv.state.get("seq", 0) if conv.state else 0)
+    extra["seq"] = seq + 1
+    if reply.get("ask"):
+        reply["ask"]["step"] = extra["seq"]
+    conv.state = {**conv.state, **extra}
+    _log_turn(conv, "voice", key, node_before, reply, now, external_id=req.call_sid,
+              digits=req.digits, speech=req.speech, confidence=req.confidence)
+    return reply
+
+
+def _continue_voice(hl: Helpline, conv: Conversation, flow: engine.Flow, req: VoiceRequest,
+                    ctx: engine.Context, now: datetime) -> tuple[Reply, dict[str, Any]]:
+    stage = conv.state.get("stage")
+    extra = {k: conv.state.get(k) for k in ("seq", "pending_number", "failures_number", "ending")}
+    if stage == "ask_number":
+        return _voice_number(hl, conv, req, extra, now)
+    if stage == "confirm_number":
+        return _voice_confirm(hl, conv, req, extra, now)
+    if stage == "after_end" or conv.state.get("ended"):
+        if (req.digits or "").strip() == "9" or engine.interpret.is_repeat(req.speech or ""):
+            ending = conv.state.get("ending") or []
+            return ({"say": ending, "ask": _after_end_ask(), "hangup": False}, {**extra, "stage": "after_end"})
+        return {"say": [{"text": VOICE_GOODBYE, "emergency": False}], "ask": None, "hangup": True}, extra
+    state = engine.State.from_dict(conv.state)
+    turn = engine.step(flow, state, _voice_input(hl, req), ctx)
+    return _after_voice_turn(hl, conv, turn, extra, now)
+
+
+def _after_end_ask() -> dict[str, Any]:
+    return {"node": "after_end", "kind": "after_end", "keys": ["9"], "hints": ["repeat", "again"]}
+
+
+def _after_voice_turn(hl: Helpline, conv: Conversation, turn: engine.Turn,
+                      extra: dict[str, Any], now: datetime) -> tuple[Reply, dict[str, Any]]:
+    _record(conv, turn.state, extra, now)
+    say = _say(turn)
+    if not turn.ended:
+        ask = turn.ask
+        return {"say": say, "ask": {"node": ask.node, "kind": ask.kind, "keys": list(ask.keys),
+                                    "hints": list(ask.hints)}, "hangup": False}, extra
+    _finish(conv, "completed", now)
+    ending = [part for part in say if part["emergency"]] or say[-1:]
+    extra = {**extra, "ending": ending}
+    emergency = any(part["emergency"] for part in say)
+    if conv.queue and conv.queue != "welfare" and conv.caller is None:
+        # A withheld number: the advice comes first, then we ask for a number to call back on.
+        say.append({"text": VOICE_ASK_NUMBER, "emergency": False})
+        return ({"say": say, "ask": {"node": "ask_number", "kind": "digits", "keys": [], "hints": []},
+                 "hangup": False}, {**extra, "stage": "ask_number", "failures_number": 0})
+    _escalate(hl, conv, now)
+    if emergency:
+        # P3 and P13: the emergency message is played in full, twice, and nothing follows it.
+        return {"say": say, "ask": None, "hangup": True}, {**extra, "stage": "done"}
+    return {"say": say, "ask": _after_end_ask(), "hangup": False}, {**extra, "stage": "after_end"}
+
+
+def _voice_number(hl: Helpline, conv: Conversation, req: VoiceRequest, extra: dict[str, Any],
+                  now: datetime) -> tuple[Reply, dict[str, Any]]:
+    number = phones.uk_callback_number((req.digits or "").strip("#* "))
+    if number:
+        say = f"You entered {phones.spoken(number)}. Press 1 if that is right, or 2 to enter it again."
+        return ({"say": [{"text": say, "emergency": False}],
+                 "ask": {"node": "confirm_number", "kind": "confirm", "keys": ["1", "2"], "hints": ["yes", "no"]},
+                 "hangup": False}, {**extra, "stage": "confirm_number", "pending_number": number})
+    failures = int(extra.get("failures_number") or 0) + 1
+    if failures < 2:
+        return ({"say": [{"text": VOICE_BAD_NUMBER, "emergency": False},
+                         {"text": VOICE_ASK_NUMBER, "emergency": False}],
+                 "ask": {"node": "ask_number", "kind": "digits", "keys": [], "hints": []}, "hangup": False},
+                {**extra, "stage": "ask_number", "failures_number": failures})
+    _escalate(hl, conv, now)  # staff still see the case, without a number
+    return {"say": [{"text": VOICE_NO_NUMBER, "emergency": False}], "ask": None, "hangup": True}, {**extra, "stage": "done"}
+
+
+def _voice_confirm(hl: Helpline, conv: Conversation, req: VoiceRequest, extra: dict[str, Any],
+                   now: datetime) -> tuple[Reply, dict[str, Any]]:
+    pressed = (req.digits or "").strip()
+    spoken_answer = engine.interpret.normalise(req.speech or "")
+    if pressed == "2" or spoken_answer in ("no", "two"):
+        return ({"say": [{"text": VOICE_ASK_NUMBER, "emergency": False}],
+                 "ask": {"node": "ask_number", "kind": "digits", "keys": [], "hints": []}, "hangup": False},
+                {**extra, "stage": "ask_number", "failures_number": 0})
+    # Yes, or no clear answer: a number read back and not corrected is better than none.
+    conv.caller = extra.get("pending_number")
+    _escalate(hl, conv, now)
+    return ({"say": [{"text": VOICE_THANKS_NUMBER, "emergency": False}], "ask": None, "hangup": True},
+            {**extra, "stage": "done"})
+
+
+def call_status(hl: Helpline, call_sid: str, status: str, now: datetime) -> None:
+    """Record a call's status callback; a call that ends mid-flow after a red flag is still escalated."""
+    key = f"status:{call_sid}:{status}"
+
+    def work() -> Reply:
+        conv = db.session.scalar(select(Conversation).where(Conversation.call_sid == call_sid))
+        if conv is not None and status in ("completed", "busy", "failed", "no-answer", "canceled"):
+            if conv.status == "active":
+                _finish(conv, "abandoned", now)
+                _escalate_abandoned(hl, conv, now)
+            elif conv.state.get("stage") in ("ask_number", "confirm_number"):
+                conv.caller = conv.caller or conv.state.get("pending_number")
+                _escalate(hl, conv, now)
+        db.session.add(Interaction(conversation=conv, channel="voice", direction="in", kind="status",
+                                   body=status, external_id=call_sid, dedupe_key=key, reply={}, created_at=now))
+        return {}
+
+    _commit_once(key, work)
+
+
+def _escalate_abandoned(hl: Helpline, conv: Conversation, now: datetime) -> None:
+    """A red flag answered yes escalates even when the person stops part way through."""
+    if conv.disposition and conv.disposition != triage.BASELINE:
+        conv.queue = conv.queue or triage.QUEUE_FOR.get(conv.disposition)
+        _escalate(hl, conv, now)
+
+
+def sweep_idle(hl: Helpline, now: datetime, voice_after_minutes: int = 120) -> int:
+    """Close conversations nobody finished; escalate those with a red flag. Returns how many."""
+    from datetime import timedelta
+
+    stale = db.session.scalars(
+        select(Conversation).where(Conversation.status == "active").where(
+            ((Conversation.channel != "voice") & (Conversation.updated_at < now - hl.sms_idle))
+            | ((Conversation.channel == "voice") & (Conversation.updated_at < now - timedelta(minutes=voice_after_minutes)))
+        ).with_for_update(skip_locked=True)
+    ).all()
+    for conv in stale:
+        _finish(conv, "abandoned", now)
+        _escalate_abandoned(hl, conv, now)
+    db.session.commit()
+    return len(stale)
+
+
+# --- SMS -----------------------------------------------------------------------------
+
+def _keyword(body: str) -> str | None:
+    word = body.strip().strip(".!").upper()
+    return word if word.isalpha() and " " not in word else None
+
+
+def sms_turn(hl: Helpline, req: SmsRequest, now: datetime) -> Reply:
+    """Answer one incoming text (or WhatsApp message)."""
+    key = f"sms:{req.message_sid}" if req.message_sid else None
+    return _commit_once(key, lambda: _sms_turn(hl, req, key, now))
+
+
+def _text(text: str) -> Reply:
+    return {"say": [{"text": text, "emergency": False}]}
+
+
+def _sms_turn(hl: Helpline, req: SmsRequest, key: str | None, now: datetime) -> Reply:
+    sender = phones.sender(req.caller, "sms")
+    body = req.body or ""
+    raw = {"body": body}
+    if sender.number is None:
+        reply = _text(SMS_NO_SENDER)
+        _log_turn(None, sender.transport, key, None, reply, now, external_id=req.message_sid, **raw)
+        return reply
+
+    word = _keyword(body)
+    opt = db.session.get(OptOut, sender.number)
+    opted_out = opt is not None and opt.opted_out
+    if word in OPT_OUT_WORDS or (req.opt_out_type or "").upper() == "STOP":
+        if opt is None:
+            opt = OptOut(phone=sender.number)
+            db.session.add(opt)
+        opt.opted_out, opt.updated_at = True, now
+        # Twilio's Advanced Opt-Out has already confirmed when it tells us OptOutType.
+        reply = {"say": []} if req.opt_out_type else _text(SMS_OPTED_OUT)
+        return _log_keyword(sender, key, reply, now, req, raw)
+    if word in OPT_IN_WORDS or (opted_out and word == "YES"):
+        if opt is not None:
+            opt.opted_out, opt.updated_at = False, now
+        reply = {"say": []} if req.opt_out_type else _text(SMS_OPTED_IN)
+        return _log_keyword(sender, key, reply, now, req, raw)
+    if opted_out:
+        return _log_keyword(sender, key, {"say": []}, now, req, raw)  # nothing is sent after STOP
+    if word in HELP_WORDS:
+        return _log_keyword(sender, key, _text(SMS_HELP), now, req, raw)
+
+    ctx = hl.context("sms", now)
+    conv = db.session.scalars(
+        select(Conversation)
+        .where(Conversation.caller == sender.number, Conversation.channel == sender.transport,
+               Conversation.status == "active")
+        .order_by(Conversation.id.desc()).with_for_update()
+    ).first()
+    if conv is not None and conv.updated_at < now - hl.sms_idle:
+        _finish(conv, "abandoned", now)
+        _escalate_abandoned(hl, conv, now)
+        conv = None
+    node_before = None
+    if conv is None:
+        flow = hl.flow
+        conv = Conversation(
+            channel=sender.transport, caller=sender.number, caller_raw=sender.raw, flow_id=flow.id,
+            flow_version=flow.version, state={}, answers={}, rules_fired=[], status="active",
+            started_at=now, updated_at=now,
+        )
+        db.session.add(conv)
+        turn = engine.start(flow, ctx, first_words=body)
+    else:
+        flow = hl.flows.get(conv.flow_id, hl.flow)
+        state = engine.State.from_dict(conv.state)
+        node_before = state.node
+        turn = engine.step(flow, state, engine.Input.text(body), ctx)
+    _record(conv, turn.state, {}, now)
+    reply = {"say": _say(turn)}
+    if turn.ended:
+        _finish(conv, "completed", now)
+        _escalate(hl, conv, now)
+    _log_turn(conv, sender.transport, key, node_before, reply, now, external_id=req.message_sid, **raw)
+    return reply
+
+
+def _log_keyword(sender: phones.Sender, key: str | None, reply: Reply, now: datetime,
+                 req: SmsRequest, raw: dict[str, Any]) -> Reply:
+    db.session.add(Interaction(channel=sender.transport, direction="in", kind="keyword", body=raw["body"],
+                               external_id=req.message_sid, dedupe_key=key, reply=reply, created_at=now))
+    if reply["say"]:
+        db.session.add(Interaction(channel=sender.transport, direction="out", kind="keyword",
+                                   said=reply["say"][0]["text"], created_at=now))
+    return reply
+
+
+def sms_status(message_sid: str, status: str, error_code: str | None, now: datetime) -> None:
+    """Record a delivery status callback for a text we sent."""
+    key = f"smsstatus:{message_sid}:{status}"
+
+    def work() -> Reply:
+        db.session.add(Interaction(channel="sms", direction="in", kind="status", external_id=message_sid,
+                                   body=status if not error_code else f"{status} {error_code}",
+                                   dedupe_key=key, reply={}, created_at=now))
+        return {}
+
+    _commit_once(key, work)

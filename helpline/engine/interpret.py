@@ -1,0 +1,108 @@
+"""Reading what a person pressed, said or typed.
+
+Pure: maps keys, words and free text to answers and free-text triggers.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .flow import FreeText, FreeTextTrigger, Node
+
+YES_NO_KEYS = {"1": "yes", "2": "no", "3": "not_sure"}
+YES_NO_WORDS = {
+    "yes": ("yes", "y", "yeah", "yep", "yup", "aye", "yes please", "i do", "i have", "one", "1 yes"),
+    "no": ("no", "n", "nope", "nah", "none", "neither", "i don't", "i do not", "i haven't", "two", "2 no"),
+    "not_sure": ("not sure", "unsure", "don't know", "dont know", "do not know", "i don't know", "maybe",
+                 "dunno", "possibly", "three", "i'm not sure", "im not sure", "3 not sure"),
+}
+# Words that may stand inside a short reply ("yes I do", "no not really"); "not sure" first.
+PARTIAL_WORDS = (
+    ("not_sure", ("not sure", "unsure", "don't know", "dont know", "dunno", "maybe")),
+    ("yes", ("yes", "yeah", "yep")),
+    ("no", ("no", "nope", "nah")),
+)
+REPEAT_WORDS = ("repeat", "again", "say that again", "pardon", "what", "nine", "9")
+
+_SPACES = re.compile(r"\s+")
+_PUNCT = re.compile(r"[^\w\s'+]")
+
+
+def normalise(text: str) -> str:
+    """Lower-case, fold curly quotes and accents, drop punctuation and emoji, squeeze spaces."""
+    text = unicodedata.normalize("NFKC", text or "")
+    text = text.replace("\u2019", "'").replace("\u2018", "'").lower()
+    text = _PUNCT.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _whole(phrase: str, text: str) -> bool:
+    return re.search(rf"(?<![\w]){re.escape(phrase)}(?![\w])", text) is not None
+
+
+def is_repeat(text: str) -> bool:
+    t = normalise(text)
+    return t in REPEAT_WORDS
+
+
+def answer_for(node: Node, raw: str) -> str | None:
+    """The answer a key or short reply gives at a node: yes/no/not_sure, an option key, or None."""
+    text = normalise(raw)
+    if not text:
+        return None
+    if node.type == "question":
+        if text in YES_NO_KEYS:
+            return YES_NO_KEYS[text]
+        for answer, words in YES_NO_WORDS.items():
+            if text in words:
+                return answer
+        if len(text.split()) <= 4:
+            for answer, words in PARTIAL_WORDS:
+                if any(_whole(w, text) for w in words):
+                    # "yes" and "no" in one short reply is no answer at all
+                    if answer != "not_sure" and any(_whole(w, text) for w in dict(PARTIAL_WORDS)["no" if answer == "yes" else "yes"]):
+                        return None
+                    return answer
+        return None
+    if node.type == "menu":
+        for option in node.options:
+            if text == option.key.lower():
+                return option.key
+        for option in node.options:
+            if any(text == w or (len(w) > 2 and _whole(w, text)) for w in option.words):
+                return option.key
+        return None
+    return None
+
+
+def _negated(text: str, start: int, negations: tuple[str, ...]) -> bool:
+    """True when one of the three words before a phrase negates it ("no numbness", "not numb")."""
+    before = text[:start].split()[-3:]
+    return any(word in negations for word in before)
+
+
+def _pattern(phrase: str) -> str:
+    """A whole-word pattern; a trailing * matches any ending ("numb*" finds "numbness")."""
+    if phrase.endswith("*"):
+        return rf"(?<![\w]){re.escape(phrase[:-1])}"
+    return rf"(?<![\w]){re.escape(phrase)}(?![\w])"
+
+
+def scan_free_text(free_text: FreeText, raw: str) -> tuple[str, FreeTextTrigger] | None:
+    """Find a red flag or a crisis in free text: ("crisis"|"emergency"|"possible", trigger) or None."""
+    text = normalise(raw)
+    if not text:
+        return None
+    groups: list[tuple[str, tuple[FreeTextTrigger, ...]]] = []
+    if free_text.crisis:
+        groups.append(("crisis", (free_text.crisis,)))
+    groups.append(("emergency", free_text.emergency))
+    groups.append(("possible", free_text.possible))
+    for kind, triggers in groups:
+        for trigger in triggers:
+            for phrase in trigger.phrases:
+                for match in re.finditer(_pattern(phrase), text):
+                    # Crisis signposting is never suppressed by a negation word.
+                    if kind == "crisis" or not _negated(text, match.start(), free_text.negations):
+                        return kind, trigger
+    return None

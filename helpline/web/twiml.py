@@ -1,0 +1,76 @@
+"""Rendering replies as TwiML with the twilio library's builders."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+LANGUAGE = "en-GB"
+
+SAFE_VOICE = (
+    "Sorry, something has gone wrong with the back pain help line. If this is an emergency, hang up "
+    "and call nine nine nine. If you need advice, call NHS one one one. Please try calling us again later."
+)
+
+
+def xml(body: Any) -> Response:
+    return Response(str(body), status=200, mimetype="text/xml")
+
+
+def voice_reply(reply: dict[str, Any], action: str, voice: str) -> VoiceResponse:
+    """One turn of a call: what to say, then a Gather that also answers silence."""
+    response = VoiceResponse()
+    ask = reply.get("ask")
+    parts = reply.get("say", [])
+    if ask is None:
+        for part in parts:
+            # Emergency messages play twice and sit outside any Gather so nothing cuts them short (P13).
+            response.say(part["text"], voice=voice, language=LANGUAGE, loop=2 if part.get("emergency") else 1)
+        if reply.get("hangup", True):
+            response.hangup()
+        return response
+    leading = [p for p in parts if p.get("emergency")]
+    for part in leading:
+        response.say(part["text"], voice=voice, language=LANGUAGE, loop=2)
+    gather = _gather(ask, action)
+    for part in parts:
+        if not part.get("emergency"):
+            gather.say(part["text"], voice=voice, language=LANGUAGE)
+    response.append(gather)
+    # Twilio posts the action on silence (actionOnEmptyResult); if it ever runs on, no dead air.
+    response.redirect(action, method="POST")
+    return response
+
+
+def _gather(ask: dict[str, Any], action: str) -> Gather:
+    kind = ask.get("kind")
+    if kind == "digits":
+        return Gather(input="dtmf", action=action, method="POST", finish_on_key="#", timeout=10,
+                      action_on_empty_result=True)
+    hints = ", ".join(ask.get("hints") or ()) or None
+    return Gather(
+        input="dtmf speech", action=action, method="POST", num_digits=1, timeout=6,
+        speech_timeout="auto", language=LANGUAGE, hints=hints, action_on_empty_result=True,
+    )
+
+
+def safe_voice(voice: str = "Polly.Amy") -> VoiceResponse:
+    """What a caller hears when anything fails: never Twilio's "application error"."""
+    response = VoiceResponse()
+    response.say(SAFE_VOICE, voice=voice, language=LANGUAGE)
+    response.hangup()
+    return response
+
+
+def sms_reply(reply: dict[str, Any]) -> MessagingResponse:
+    response = MessagingResponse()
+    texts = [part["text"] for part in reply.get("say", []) if part.get("text")]
+    if texts:
+        response.message("\n\n".join(texts))
+    return response
+
+
+def empty() -> MessagingResponse:
+    return MessagingResponse()

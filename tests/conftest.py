@@ -1,0 +1,130 @@
+"""Fixtures: the app on SQLite and, when HELPLINE_TEST_DATABASE_URL is set, on PostgreSQL.
+
+The schema is built by the Alembic migrations (never create_all), once per database per run;
+each test starts from empty tables.
+"""
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from sqlalchemy import text
+from twilio.request_validator import RequestValidator
+
+from helpline import create_app
+from helpline.db import db
+
+TOKEN = "test-auth-token-0123456789abcdef"
+BASE = "https://helpline.example.org"
+PG_ENV = "HELPLINE_TEST_DATABASE_URL"
+# A Wednesday in term time, 10:00 in London: the help line is open.
+OPEN_TIME = datetime(2026, 11, 18, 10, 0)
+
+
+class Clock:
+    """A settable clock for the app (naive UTC)."""
+
+    def __init__(self, now: datetime = OPEN_TIME):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _database_url(kind: str, tmp_path_factory) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'helpline.db'}"
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    return url
+
+
+def _reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine
+
+    from helpline.config import database_url
+
+    engine = create_engine(database_url(url, "."))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory) -> str:
+    url = _database_url(request.param, tmp_path_factory)
+    if request.param == "postgresql":
+        _reset_postgres(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(scope="session")
+def _app(database_url: str, clock: Clock, tmp_path_factory):
+    from flask_migrate import upgrade
+
+    app = create_app({
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "PUBLIC_BASE_URL": BASE,
+        "SECRET_KEY": "test-secret",
+        "INSECURE_SKIP_SIGNATURES": False,
+        "CLOCK": clock,
+        "WTF_CSRF_ENABLED": False,
+    })
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture
+def app(_app, clock):
+    clock.now = OPEN_TIME
+    with _app.app_context():
+        yield _app
+        db.session.rollback()
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def sign(path: str, params: dict[str, Any]) -> str:
+    return RequestValidator(TOKEN).compute_signature(BASE + path, params)
+
+
+@pytest.fixture
+def twilio(client) -> Callable[..., Any]:
+    """POST a correctly signed Twilio webhook."""
+
+    def post(path: str, params: dict[str, Any], headers: dict[str, str] | None = None):
+        signature = sign(path, params)
+        return client.post(path, data=params, headers={"X-Twilio-Signature": signature, **(headers or {})})
+
+    return post
+
+
+@pytest.fixture
+def flows_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "flows"

@@ -1,0 +1,112 @@
+"""Drive the help line as Twilio would: a caller on the phone and a person texting."""
+from __future__ import annotations
+
+import itertools
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+_ids = itertools.count(1)
+
+
+def sid(prefix: str) -> str:
+    return f"{prefix}{next(_ids):032x}"
+
+
+@dataclass
+class VoiceTurn:
+    """What the caller heard: the TwiML parsed back into words and the next action."""
+
+    root: ET.Element
+    status: int
+
+    @property
+    def says(self) -> list[ET.Element]:
+        return list(self.root.iter("Say"))
+
+    @property
+    def text(self) -> str:
+        return " ".join((s.text or "") for s in self.says)
+
+    @property
+    def gather(self) -> ET.Element | None:
+        return self.root.find("Gather")
+
+    @property
+    def action(self) -> str | None:
+        gather = self.gather
+        if gather is not None:
+            return gather.get("action")
+        redirect = self.root.find("Redirect")
+        return redirect.text if redirect is not None else None
+
+    @property
+    def hung_up(self) -> bool:
+        return self.root.find("Hangup") is not None
+
+
+def parse_voice(response) -> VoiceTurn:
+    assert response.status_code == 200, response.data
+    assert response.mimetype == "text/xml"
+    return VoiceTurn(ET.fromstring(response.data), response.status_code)
+
+
+@dataclass
+class Caller:
+    post: Callable[..., Any]
+    number: str | None = "+447911123456"
+    call_sid: str = field(default_factory=lambda: sid("CA"))
+    last: VoiceTurn | None = None
+    heard: list[VoiceTurn] = field(default_factory=list)
+
+    def _params(self, **extra: str) -> dict[str, str]:
+        params = {"CallSid": self.call_sid, "AccountSid": "AC" + "0" * 32, "From": self.number or "anonymous",
+                  "To": "+442380248725", "CallStatus": "in-progress", "Direction": "inbound", "ApiVersion": "2010-04-01"}
+        params.update(extra)
+        return params
+
+    def _go(self, path: str, **extra: str) -> VoiceTurn:
+        self.last = parse_voice(self.post(path, self._params(**extra)))
+        self.heard.append(self.last)
+        return self.last
+
+    def call(self) -> VoiceTurn:
+        return self._go("/voice")
+
+    def _action_path(self) -> str:
+        assert self.last is not None and self.last.action, "nothing is waiting for input"
+        parts = urlsplit(self.last.action)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def press(self, digits: str) -> VoiceTurn:
+        return self._go(self._action_path(), Digits=digits)
+
+    def say(self, words: str, confidence: float = 0.92) -> VoiceTurn:
+        return self._go(self._action_path(), SpeechResult=words, Confidence=str(confidence))
+
+    def silence(self) -> VoiceTurn:
+        return self._go(self._action_path())
+
+    def hang_up(self, status: str = "completed"):
+        return self.post("/voice/status", self._params(CallStatus=status, CallDuration="42"))
+
+
+@dataclass
+class Texter:
+    post: Callable[..., Any]
+    number: str = "+447911123456"
+    replies: list[str] = field(default_factory=list)
+
+    def send(self, body: str, **extra: str) -> str:
+        params = {"MessageSid": sid("SM"), "AccountSid": "AC" + "0" * 32, "From": self.number,
+                  "To": "+442380248725", "Body": body, "NumMedia": "0", "NumSegments": "1"}
+        params.update(extra)
+        response = self.post("/sms", params)
+        assert response.status_code == 200, response.data
+        assert response.mimetype == "text/xml"
+        root = ET.fromstring(response.data)
+        messages = [m.text or "" for m in root.iter("Message")]
+        reply = "\n".join(messages)
+        self.replies.append(reply)
+        return reply
