@@ -176,7 +176,8 @@ def _node(node_id: str, raw: Mapping) -> Node:
             next=raw.get("next"),
             tier=raw.get("tier"),
             items=tuple(str(i) for i in raw.get("items") or ()),
-            yes=_rule(raw.get("yes"), "yes"),
+            # YAML 1.1 reads a bare `yes:` key as the boolean True.
+            yes=_rule(raw.get("yes", raw.get(True)), "yes"),
             not_sure=_rule(raw.get("not_sure"), "not_sure"),
             options=tuple(options),
             fallback=None if raw.get("fallback") is None else str(raw["fallback"]),
