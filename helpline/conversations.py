@@ -367,7 +367,9 @@ def _sms_turn(hl: Helpline, req: SmsRequest, key: str | None, now: datetime) -> 
         node_before = state.node
         turn = engine.step(flow, state, engine.Input.text(body), ctx)
     _record(conv, turn.state, {}, now)
-    reply = {"say": _say(turn)}
+    reply: Reply = {"say": _say(turn)}
+    if turn.ask is not None:
+        reply["ask"] = {"node": turn.ask.node, "kind": turn.ask.kind}
     if turn.ended:
         _finish(conv, "completed", now)
         _escalate(hl, conv, now)
