@@ -181,7 +181,8 @@ def _continue_voice(hl: Helpline, conv: Conversation, flow: engine.Flow, req: Vo
     if stage == "after_end" or conv.state.get("ended"):
         if (req.digits or "").strip() == "9" or engine.interpret.is_repeat(req.speech or ""):
             ending = conv.state.get("ending") or []
-            return ({"say": ending, "ask": _after_end_ask(), "hangup": False}, {**extra, "stage": "after_end"})
+            again = [*ending, {"text": VOICE_AFTER_END, "emergency": False}]
+            return ({"say": again, "ask": _after_end_ask(), "hangup": False}, {**extra, "stage": "after_end"})
         return {"say": [{"text": VOICE_GOODBYE, "emergency": False}], "ask": None, "hangup": True}, extra
     state = engine.State.from_dict(conv.state)
     turn = engine.step(flow, state, _voice_input(hl, req), ctx)
@@ -213,6 +214,7 @@ def _after_voice_turn(hl: Helpline, conv: Conversation, turn: engine.Turn,
     if emergency:
         # P3 and P13: the emergency message is played in full, twice, and nothing follows it.
         return {"say": say, "ask": None, "hangup": True}, {**extra, "stage": "done"}
+    say.append({"text": VOICE_AFTER_END, "emergency": False})
     return {"say": say, "ask": _after_end_ask(), "hangup": False}, {**extra, "stage": "after_end"}
 
 

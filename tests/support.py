@@ -110,3 +110,42 @@ class Texter:
         reply = "\n".join(messages)
         self.replies.append(reply)
         return reply
+
+
+# Answers that walk the flow towards self-care unless a test says otherwise.
+DEFAULT_ANSWERS = {"main_menu": "1", "age_band": "2", "age_under_20": "2", "age_over_50": "1",
+                   "onset": "1", "course_recent": "1", "course_longer": "1"}
+
+
+def waiting_node(call_sid: str | None = None, caller: str | None = None) -> str | None:
+    """The node the conversation waits on, read from the database."""
+    from sqlalchemy import select
+
+    from helpline.db import db
+    from helpline.models import Conversation
+
+    query = select(Conversation).order_by(Conversation.id.desc())
+    if call_sid:
+        query = query.where(Conversation.call_sid == call_sid)
+    if caller:
+        query = query.where(Conversation.caller == caller)
+    db.session.expire_all()
+    conv = db.session.scalars(query).first()
+    return None if conv is None or conv.state.get("ended") else conv.state.get("node")
+
+
+def walk(person, answers: dict[str, str] | None = None, limit: int = 60) -> None:
+    """Answer every question by node id (default: no, and the self-care path) until the flow ends."""
+    answers = {**DEFAULT_ANSWERS, **(answers or {})}
+    for _ in range(limit):
+        if isinstance(person, Caller):
+            node = waiting_node(call_sid=person.call_sid)
+        else:
+            node = waiting_node(caller=person.number.replace("whatsapp:", ""))
+        if node is None:
+            return
+        if isinstance(person, Caller):
+            person.press(answers.get(node, "2"))
+        else:
+            person.send(answers.get(node, "2"))
+    raise AssertionError("the flow did not end")

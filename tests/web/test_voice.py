@@ -5,9 +5,7 @@ from sqlalchemy import func, select
 
 from helpline.db import db
 from helpline.models import Callback, Conversation, Interaction
-from support import Caller, parse_voice
-
-NO_TO_D1_D2 = ["1", "2", "2", "2", "2", "2", "2", "2", "2", "2"]  # menu, then no to D1 and D2 questions
+from support import Caller, parse_voice, waiting_node, walk
 
 
 def _count(model) -> int:
@@ -85,12 +83,8 @@ def test_emergency_is_said_twice_outside_any_gather_then_hangs_up(twilio):
 def test_withheld_caller_is_asked_for_a_number_read_back_and_escalated(twilio):
     caller = Caller(twilio, number="anonymous")
     caller.call()
-    for key in NO_TO_D1_D2:
-        caller.press(key)
-    caller.press("2")  # age 20-49
-    heard = caller.press("1")  # temperature: yes -> D3 at the end
-    while caller.last.gather is not None and caller.last.gather.get("input") != "dtmf":
-        heard = caller.press("2")
+    walk(caller, {"d3_fever": "1"})  # temperature: yes -> D3 at the end
+    heard = caller.last
     assert "GP today" in heard.text and "key in your phone number" in heard.text
     bad = caller.press("12345#")
     assert "does not look like a UK phone number" in bad.text
@@ -105,12 +99,8 @@ def test_withheld_caller_is_asked_for_a_number_read_back_and_escalated(twilio):
 def test_withheld_caller_who_hangs_up_before_giving_a_number_is_still_on_the_queue(twilio):
     caller = Caller(twilio, number="")
     caller.call()
-    for key in NO_TO_D1_D2:
-        caller.press(key)
-    caller.press("2")
-    caller.press("1")  # D3 yes
-    while caller.last.gather is not None and caller.last.gather.get("input") != "dtmf":
-        caller.press("2")
+    walk(caller, {"d3_fever": "1"})
+    assert caller.last.gather.get("input") == "dtmf"  # waiting for the number
     caller.hang_up()
     item = db.session.scalar(select(Callback))
     assert item.phone is None and item.disposition == "D3"
@@ -119,9 +109,8 @@ def test_withheld_caller_who_hangs_up_before_giving_a_number_is_still_on_the_que
 def test_hanging_up_after_a_red_flag_still_escalates(twilio):
     caller = Caller(twilio)
     caller.call()
-    for key in NO_TO_D1_D2:
-        caller.press(key)
-    caller.press("2")
+    while waiting_node(call_sid=caller.call_sid) != "d3_fever":
+        caller.press("1" if waiting_node(call_sid=caller.call_sid) == "main_menu" else "2")
     caller.press("1")  # D3 yes, then hang up mid-flow
     caller.hang_up()
     conv = db.session.scalar(select(Conversation))
