@@ -125,6 +125,6 @@ def twilio(client) -> Callable[..., Any]:
     return post
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def flows_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "flows"
