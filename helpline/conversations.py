@@ -57,6 +57,7 @@ class SmsRequest:
     caller: str | None
     body: str
     opt_out_type: str | None = None
+    idempotency_token: str | None = None  # I-Twilio-Idempotency-Token, when there is no MessageSid
 
 
 def _say(turn: engine.Turn) -> list[dict[str, Any]]:
@@ -304,7 +305,7 @@ def _keyword(body: str) -> str | None:
 
 def sms_turn(hl: Helpline, req: SmsRequest, now: datetime) -> Reply:
     """Answer one incoming text (or WhatsApp message)."""
-    key = f"sms:{req.message_sid}" if req.message_sid else None
+    key = f"sms:{req.message_sid}" if req.message_sid else (f"idem:{req.idempotency_token}" if req.idempotency_token else None)
     return _commit_once(key, lambda: _sms_turn(hl, req, key, now))
 
 

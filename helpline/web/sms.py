@@ -25,6 +25,7 @@ def incoming_text():
     req = conversations.SmsRequest(
         message_sid=form.get("MessageSid") or form.get("SmsMessageSid") or None,
         caller=form.get("From"), body=form.get("Body", ""), opt_out_type=form.get("OptOutType") or None,
+        idempotency_token=request.headers.get("I-Twilio-Idempotency-Token") or None,
     )
     try:
         hl = current_app.extensions["helpline"]

@@ -170,6 +170,22 @@ def test_a_duplicate_message_gets_the_same_reply_and_is_logged_once(twilio):
     assert _count(Conversation) == 1
 
 
+def test_a_retry_without_a_message_sid_is_deduplicated_on_the_idempotency_token(twilio):
+    params = {"From": "+447911123456", "Body": "hello"}
+    first = twilio("/sms", params, headers={"I-Twilio-Idempotency-Token": "tok-1"})
+    second = twilio("/sms", params, headers={"I-Twilio-Idempotency-Token": "tok-1"})
+    assert first.data == second.data
+    assert _count(Interaction, Interaction.direction == "in") == 1
+
+
+def test_repeat_on_sms_sends_the_question_again(twilio):
+    texter = Texter(twilio)
+    texter.send("hello")
+    question = texter.send("1")
+    assert texter.send("repeat") == question
+    assert db.session.scalar(select(Conversation)).answers == {"main_menu": "1"}
+
+
 def test_an_idle_conversation_starts_afresh_and_a_red_flag_left_behind_is_escalated(twilio, clock):
     texter = Texter(twilio)
     texter.send("hello")
