@@ -54,6 +54,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(sms.bp)
+    from .web import simulator  # the phone simulator and the flow map
+
+    app.register_blueprint(simulator.bp)
 
     from .cli import register
 

@@ -36,5 +36,10 @@ def sweep() -> None:
 
 
 def register(app: Flask) -> None:
+    from .flowmap import map_command  # flask --app helpline flows map
+    from .simulate import simulate_command  # flask --app helpline flows simulate
+
+    flows_cli.add_command(simulate_command)
+    flows_cli.add_command(map_command)
     app.cli.add_command(flows_cli)
     app.cli.add_command(sweep)
