@@ -40,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
 
     from . import models  # noqa: F401  (registers the tables)
+    from .staff import models as _staff_models  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -54,6 +55,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(sms.bp)
+
+    from . import staff
+    from .web import dashboard
+
+    staff.init_app(app)  # Flask-Login, CSRF (checked by the dashboard's blueprint), queue settings
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(dashboard.calls_bp)
     from .web import simulator  # the phone simulator and the flow map
 
     app.register_blueprint(simulator.bp)

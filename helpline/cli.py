@@ -43,3 +43,6 @@ def register(app: Flask) -> None:
     flows_cli.add_command(map_command)
     app.cli.add_command(flows_cli)
     app.cli.add_command(sweep)
+    from .staff.cli import register as register_staff  # flask --app helpline staff create | list | unlock
+
+    register_staff(app)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -48,4 +49,10 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         "VOICE_NAME": env.get("HELPLINE_VOICE", "Polly.Amy"),
         "FLOWS_DIR": env.get("HELPLINE_FLOWS_DIR", str(ROOT / "flows")),
         "DEFAULT_FLOW": env.get("HELPLINE_DEFAULT_FLOW", "back_pain"),
+        # Staff dashboard (helpline/staff): failed callbacks retry, then go to a supervisor.
+        "CALLBACK_MAX_ATTEMPTS": int(env.get("HELPLINE_CALLBACK_ATTEMPTS", "3")),
+        "CALLBACK_RETRY_MINUTES": int(env.get("HELPLINE_CALLBACK_RETRY_MINUTES", "30")),
+        "SESSION_COOKIE_SECURE": _flag(env.get("HELPLINE_SECURE_COOKIES"), True),
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=float(env.get("HELPLINE_STAFF_SESSION_HOURS", "8"))),
     }

@@ -3,7 +3,8 @@
 Each node is filled with the colour of the most urgent disposition that its answers, or the
 nodes after it, can set when the person arrives with none; an ending with its own disposition.
 Route nodes pass on the disposition so far, so nothing is counted through them. Red-flag
-edges (an answer or a free-text trigger that sets D1, D2 or D3) are drawn thick and red.
+edges (an answer that sets D1, D2 or D3, and every free-text trigger) are drawn thick and red;
+edge ids name the same branches as helpline.flowcoverage.
 """
 from __future__ import annotations
 
@@ -193,11 +194,12 @@ def _draw_free_text(graph: graphviz.Digraph, flow: Flow) -> None:
         target = flow.nodes.get(trigger.goto)
         if disposition is None and target is not None and target.type == "end":
             disposition = target.disposition
-        attrs = _edge_attrs(disposition) if kind != "possible" else {"style": "dashed"}
-        if kind == "crisis":
-            attrs = {"color": RED, "fontcolor": RED, "penwidth": "2.5", "class": "redflag"}
+        # Every trigger is a red flag: it ends in 999, A&E or crisis help, or asks a red-flag question.
+        attrs = {"color": RED, "fontcolor": RED, "penwidth": "2.5", "class": "redflag"}
+        if kind == "possible":
+            attrs.update(style="dashed", penwidth="1.5")
         label = {"crisis": "crisis: 999 / Samaritans", "emergency": f"{disposition} RED FLAG",
-                 "possible": "asks"}[kind]
+                 "possible": "asks at once"}[kind]
         graph.edge(prefix + trigger_id, prefix + trigger.goto, label=label, id=f"edge:{flow.id}:{trigger_id}",
                    **attrs)
 

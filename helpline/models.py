@@ -85,8 +85,21 @@ class Callback(db.Model):
     due_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Worked by staff (helpline/staff): who holds it, tries so far, and how it ended.
+    # Status also takes "done" (an outcome closed it) and "unreachable" (every try failed: a supervisor's).
+    claimed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff.id"), index=True)
+    claimed_at: Mapped[Optional[datetime]]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[Optional[datetime]]
+    first_attempt_at: Mapped[Optional[datetime]]
+    unreachable_at: Mapped[Optional[datetime]]
+    outcome: Mapped[Optional[str]] = mapped_column(String(32))
+    closed_at: Mapped[Optional[datetime]]
+    closed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff.id"))
 
     conversation: Mapped[Optional[Conversation]] = relationship()
+    claimed_by: Mapped[Optional["Staff"]] = relationship(foreign_keys=[claimed_by_id])  # noqa: F821
+    closed_by: Mapped[Optional["Staff"]] = relationship(foreign_keys=[closed_by_id])  # noqa: F821
 
     __table_args__ = (
         # One open item per number (a new case raises the open one): enforced by the database.

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 API_VERSION = "2010-04-01"
 TEST_ACCOUNT = "AC" + "0" * 32
 # Ofcom keeps 020 7946 0000 to 0999 for drama: a number that looks real and belongs to nobody.
-DRAMA_PREFIX = "+4420794600"
+DRAMA_PREFIX = "+442079460"
 WITHHELD = "anonymous"
 # The webhooks the simulator may call, by endpoint: never an arbitrary path chosen by a browser.
 VOICE_ENDPOINTS = ("voice.incoming_call", "voice.gather")
@@ -539,8 +539,7 @@ def run_sms(app: Flask, sender: str, inp: TextIO, out: TextIO, show_twiml: bool,
 def simulate_command(channel: str, sender: str | None, withheld: bool, show_twiml: bool, show_log: bool) -> None:
     """Call or text the help line in the terminal, through the real signed webhooks."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    inp = click.get_text_stream("stdin")
-    out = click.get_text_stream("stdout")
+    inp, out = sys.stdin, sys.stdout
     number = sender or drama_number()
     try:
         if channel == "voice":

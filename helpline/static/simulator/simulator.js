@@ -283,7 +283,7 @@
     // Ofcom's drama range, 020 7946 0000 to 0999: a number that belongs to nobody.
     const n = new Uint16Array(1);
     crypto.getRandomValues(n);
-    $("sms-from").value = `+4420794600${String(n[0] % 1000).padStart(3, "0")}`;
+    $("sms-from").value = `+442079460${String(n[0] % 1000).padStart(3, "0")}`;
     thread.replaceChildren(el("p", { class: "hint", text: "A new number: a new conversation." }));
     $("sms-steps").replaceChildren();
     smsSteps = 0;
