@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test setup setup-dev browser check-flows clean
+.PHONY: run test setup setup-dev browser system-packages screenshots check-flows clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -21,21 +21,29 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
 
-# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium is missing: sudo apt-get install chromium (browser tests will skip)"; fi; }
+# Debian packages: Chromium for the browser tests (Playwright drives it; no browser download)
+# and Graphviz's dot, which draws the flow map.
+system-packages:
+	@{ command -v chromium && command -v dot; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium graphviz >/dev/null; \
+	  else echo "chromium or graphviz is missing: sudo apt-get install chromium graphviz (browser and flow-map tests will skip)"; fi; }
+
+browser: system-packages
+
+## screenshots: the README's pictures of the simulator and the flow map, into docs/images/
+screenshots: setup-dev system-packages
+	$(BIN)/python docs/make_screenshots.py
 
 ## run: set up and start the help line on SQLite at http://127.0.0.1:$(PORT) (signatures off: development only)
 run: setup
 	$(BIN)/flask --app helpline flows check
 	$(BIN)/flask --app helpline db upgrade
+	@echo "Try the help line in your browser: http://127.0.0.1:$(PORT)/simulator/"
 	HELPLINE_INSECURE_SKIP_SIGNATURES=$${HELPLINE_INSECURE_SKIP_SIGNATURES:-1} FLASK_DEBUG=0 \
 	  $(BIN)/flask --app helpline run --host 127.0.0.1 --port $(PORT)
 
 ## test: set up and run the whole test suite (PostgreSQL too when HELPLINE_TEST_DATABASE_URL is set)
-test: setup-dev browser
+test: setup-dev system-packages
 	$(BIN)/flask --app helpline flows check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -31,20 +31,36 @@ def index():
     return redirect(url_for("simulator.phone"))
 
 
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+
 @bp.before_request
 def _guard() -> Any:
-    """Development: open. Otherwise signed-in staff only; with no staff sign-in, 404."""
+    """Development: open. Otherwise signed-in staff only; with no staff sign-in, 404. POSTs carry the CSRF token."""
     app = current_app._get_current_object()
-    if simulate.is_development(app):
-        return None
-    manager = getattr(app, "login_manager", None)
-    if manager is None:
-        abort(404)
-    from flask_login import current_user
+    if not simulate.is_development(app):
+        manager = getattr(app, "login_manager", None)
+        if manager is None:
+            abort(404)
+        from flask_login import current_user
 
-    if not current_user.is_authenticated:
-        return manager.unauthorized()
+        if not current_user.is_authenticated:
+            return manager.unauthorized()
+    csrf = app.extensions.get("csrf")
+    if request.method == "POST" and csrf is not None and app.config.get("WTF_CSRF_ENABLED", True):
+        # Each step writes real records: another site must not be able to drive the simulator.
+        csrf.protect()
     return None
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 @bp.get("/simulator/")

@@ -288,3 +288,16 @@ def test_outside_development_staff_must_sign_in(new_app):
     assert step["status"] == 200 and "999" in step["messages"][0]
     if shutil.which("dot"):
         assert client.get("/flows/map", headers=signed_in).mimetype == "image/svg+xml"
+
+
+def test_steps_need_the_pages_csrf_token_when_csrf_is_on(new_app):
+    dev = new_app(SIMULATOR_OPEN=True, WTF_CSRF_ENABLED=True)
+    if "csrf" not in dev.extensions:
+        pytest.skip("CSRF protection is not set up in this app")
+    client = dev.test_client()
+    assert client.post("/simulator/sms", json={"from": CALLER, "body": "hello"}).status_code == 400
+    page = client.get("/simulator/")
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page.get_data(as_text=True)).group(1)
+    step = client.post("/simulator/sms", json={"from": CALLER, "body": "hello"}, headers={"X-CSRFToken": token})
+    assert step.status_code == 200 and step.get_json()["status"] == 200

@@ -10,7 +10,7 @@ from helpline.db import db
 from helpline.staff.auth import AccountError, LoginRefused, authenticate, create_staff, unlock
 from helpline.staff.auth import hasher as PRODUCTION_HASHER  # imported before the tests swap in a cheap one
 from helpline.staff.models import AuditEvent, Staff
-from conftest import PASSWORD, later
+from staffkit import *  # noqa: F401,F403  (fixtures and helpers)
 
 
 def test_the_production_hasher_is_argon2id_with_rfc_9106_low_memory_parameters():

@@ -11,7 +11,7 @@ from helpline.models import Callback
 from helpline.staff import queue
 from helpline.staff.models import AuditEvent, CallbackAttempt, CallbackOutcome, CaseNote
 from helpline.staff.queue import Invalid, NotAllowed, NotFound, NotHolder, QueueFilter, Taken
-from conftest import later
+from staffkit import *  # noqa: F401,F403  (fixtures and helpers)
 
 
 def audit_actions() -> list[str]:

@@ -107,6 +107,8 @@
   }
 
   function addStep(container, count, label, step) {
+    // Only the newest step stays open: the older ones fold away.
+    for (const details of container.querySelectorAll("details[open]")) details.open = false;
     const box = el("article", { class: "step" },
       el("h3", { text: `Step ${count}: ${label}` }),
       requestBlock("Webhook", step.request));

@@ -1,4 +1,8 @@
-"""Fixtures for the staff dashboard: accounts, queue items, a fake dialler, a signed-in browser session."""
+"""Fixtures for the staff dashboard: accounts, queue items, a fake dialler, a signed-in browser session.
+
+Imported by each test module (`from staffkit import *`) rather than kept in a conftest.py, so
+that the suite's own `conftest` module is never shadowed.
+"""
 from __future__ import annotations
 
 import itertools
@@ -18,6 +22,9 @@ from helpline.staff import auth
 from helpline.staff.auth import create_staff
 from helpline.staff.dialer import DialerError
 from helpline.staff.models import Staff
+
+__all__ = ["PASSWORD", "FakeDialer", "StaffClient", "later", "cheap_hashes", "settings", "now", "make_staff",
+           "make_item", "dialer", "client", "login"]
 
 PASSWORD = "correct horse battery staple"
 _phones = itertools.count(900100)
