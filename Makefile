@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test setup setup-dev browser system-packages screenshots check-flows clean
+.PHONY: run test setup setup-dev browser system-packages screenshots check-flows bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test: setup-dev system-packages
 
 check-flows: setup
 	$(BIN)/flask --app helpline flows check
+
+## bench: benchmarks against a minimal baseline, ~25 min, writes docs/benchmarks.md (BENCH_ARGS=--smoke: seconds)
+bench: setup-dev
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-artifacts

@@ -1,0 +1,88 @@
+"""Benchmark databases: a fresh schema built by the project's own migrations, SQLite or PostgreSQL."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, func, select, text
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/helpline_bench"
+PG_ENV = "HELPLINE_BENCH_DATABASE_URL"
+
+
+def postgres_url() -> str:
+    return os.environ.get(PG_ENV) or DEFAULT_PG
+
+
+def sqlite_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'helpline-bench.db'}"
+
+
+def sqlalchemy_url(url: str) -> str:
+    from helpline.config import database_url
+
+    return database_url(url, ".")
+
+
+def fresh(url: str) -> None:
+    """Drop everything and build the schema with `flask db upgrade` (the Procfile's release step)."""
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    else:
+        engine = create_engine(sqlalchemy_url(url))
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    migrate(url)
+
+
+def migrate(url: str) -> None:
+    from flask_migrate import upgrade
+
+    from helpline import create_app
+    from helpline.db import db
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+def vacuum(url: str) -> None:
+    """Fresh planner statistics after a bulk load, as autovacuum would give them on a live system."""
+    engine = create_engine(sqlalchemy_url(url))
+    if url.startswith("sqlite"):
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    else:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    engine.dispose()
+
+
+def census(url: str) -> dict[str, Any]:
+    """What the database holds: rows per table and conversations by channel, disposition and status."""
+    from helpline.models import Callback, Conversation, Interaction
+
+    engine = create_engine(sqlalchemy_url(url))
+    out: dict[str, Any] = {}
+    with engine.connect() as conn:
+        for model in (Conversation, Interaction, Callback):
+            out[model.__tablename__] = conn.scalar(select(func.count()).select_from(model))
+        rows = conn.execute(
+            select(Conversation.channel, Conversation.disposition, Conversation.status, func.count())
+            .group_by(Conversation.channel, Conversation.disposition, Conversation.status)
+        ).all()
+        out["conversations_by"] = [
+            {"channel": c, "disposition": d, "status": s, "count": n} for c, d, s, n in rows
+        ]
+        out["callbacks_by_queue"] = dict(conn.execute(
+            select(Callback.queue, func.count()).group_by(Callback.queue)).all())
+    engine.dispose()
+    return out

@@ -1,0 +1,211 @@
+"""The benchmark runs: load against the baseline, scale with history, micro, pages and the soak."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import database, load, loader, machine, micro, pages, traffic
+from .servers import HELPLINE_APP, MINIMAL_APP, ROOT, Server, start_all
+
+RESULTS = ROOT / "bench" / "results"
+
+
+@dataclass
+class Options:
+    smoke: bool = False
+    databases: tuple[str, ...] = ("sqlite", "postgresql")
+    concurrency: tuple[int, ...] = (8, 32, 128)
+    duration: float = 10.0
+    threads: int = 1  # wrk threads: one keeps up with the baseline at a fraction of a core
+    scales: tuple[float, ...] = (0.0, 0.1, 1.0)  # fractions of the 1M-interaction history
+    scale_concurrency: int = 32
+    soak_minutes: int = 10
+    soak_concurrency: int = 32
+    out: Path = RESULTS
+    say: Callable[[str], None] = lambda text, _t0=time.monotonic(): print(
+        f"[{time.monotonic() - _t0:6.1f}s] {text}", flush=True)
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="helpline-bench-")))
+
+    @classmethod
+    def for_smoke(cls, **kw: Any) -> "Options":
+        dbs = ("sqlite", "postgresql") if os.environ.get(database.PG_ENV) else ("sqlite",)
+        return cls(smoke=True, databases=dbs, concurrency=(8,), duration=1.0, scales=(0.002,),
+                   scale_concurrency=8, soak_minutes=2, **kw)
+
+
+def server_env(url: str) -> dict[str, str]:
+    """The help line's environment for a run: production settings, signatures on, our token."""
+    return {
+        "DATABASE_URL": url, "TWILIO_AUTH_TOKEN": traffic.TOKEN, "TWILIO_ACCOUNT_SID": traffic.ACCOUNT,
+        "PUBLIC_BASE_URL": traffic.BASE, "SECRET_KEY": "bench-secret", "HELPLINE_INSECURE_SKIP_SIGNATURES": "0",
+    }
+
+
+def _db_url(kind: str, opts: Options) -> str:
+    return database.sqlite_url(opts.workdir) if kind == "sqlite" else database.postgres_url()
+
+
+class Bench:
+    """Shared state of one benchmark invocation: templates, unique ids, where files go."""
+
+    def __init__(self, opts: Options):
+        self.opts = opts
+        opts.out.mkdir(parents=True, exist_ok=True)
+        opts.workdir.mkdir(parents=True, exist_ok=True)
+        self.say = opts.say
+        self.say("recording the conversation templates through the real flow ...")
+        self.templates = traffic.record_templates(workdir=opts.workdir)
+        self.started = time.monotonic()
+        self.numbering = traffic.Numbering()
+        self.scripts = 0
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.opts.workdir, ignore_errors=True)
+
+    # --- one measured point -----------------------------------------------------------------
+
+    def _scripts(self, connections: int, requests: int) -> Path:
+        self.scripts += 1
+        prefix = self.opts.workdir / f"requests-{self.scripts}"
+        per_thread = math.ceil(requests / self.opts.threads)
+        traffic.write_scripts(self.templates, self.numbering, prefix, self.opts.threads, per_thread, connections)
+        return prefix
+
+    def point(self, server: Server, app: str, db: str, connections: int, duration: float,
+              label: str = "") -> load.Point:
+        # Fresh conversations for the help line: enough for 4,000 requests a second, with room to spare.
+        # The baseline keeps no state, so a shorter file that wraps round is as good as an endless one.
+        wanted = int(duration * 4000) + 2000 if app == "helpline" else 20000
+        prefix = self._scripts(connections, wanted)
+        result = load.measure(server, app, db, prefix, self.opts.threads, connections, duration, label)
+        for path in prefix.parent.glob(prefix.name + ".*"):
+            path.unlink()
+        self.say(f"  {app:8} {db:10} c={connections:<3} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.1f} ms  "
+                 f"p99 {result.p99_ms:6.1f} ms  errors {result.errors}  cpu/req {result.server_cpu_us_per_request:.0f} µs"
+                 f"  other load {result.other_cpu_cores:.2f} cores {label}")
+        if app == "helpline" and result.wraps:
+            self.say(f"  warning: the generator ran out of fresh conversations {result.wraps} time(s)")
+        return result
+
+    def warm(self, server: Server, app: str, db: str) -> None:
+        """First requests pay for imports, pools and caches: keep them out of the figures."""
+        if self.opts.smoke:
+            return
+        load.measure(server, app, db, self._scripts(8, 3000), self.opts.threads, 8, 1 if self.opts.smoke else 2)
+
+    # --- the suites ------------------------------------------------------------------------------
+
+    def concurrency(self, kind: str) -> dict[str, Any]:
+        """The help line and the baseline at each concurrency, alternating, on an empty database."""
+        url = _db_url(kind, self.opts)
+        database.fresh(url)
+        env = server_env(url)
+        points = []
+        minimal = Server("minimal", MINIMAL_APP, env, self.opts.workdir / "minimal.log")
+        helpline = Server("helpline", HELPLINE_APP, env, self.opts.workdir / f"helpline-{kind}.log")
+        with start_all(minimal, helpline):
+            command = helpline.command
+            self.warm(minimal, "minimal", kind)
+            self.warm(helpline, "helpline", kind)
+            for c in self.opts.concurrency:
+                points.append(self.point(minimal, "minimal", kind, c, self.opts.duration).as_dict())
+                points.append(self.point(helpline, "helpline", kind, c, self.opts.duration).as_dict())
+        return {"database": kind, "command": _display(command), "points": points, "census": database.census(url)}
+
+    def scale(self, kind: str) -> dict[str, Any]:
+        """The same turn on an empty and on preloaded databases; staff pages timed on each."""
+        url = _db_url(kind, self.opts)
+        out = []
+        for fraction in self.opts.scales:
+            database.fresh(url)
+            loaded: dict[str, Any] = {}
+            if fraction:
+                self.say(f"loading {fraction:g} x the history into {kind} ...")
+                loaded = loader.load(url, int(100_000 * fraction), int(1_000_000 * fraction), int(100_000 * fraction))
+                database.vacuum(url)
+            with Server("helpline", HELPLINE_APP, server_env(url), self.opts.workdir / f"scale-{kind}.log") as helpline:
+                self.warm(helpline, "helpline", kind)
+                rows = int(1_000_000 * fraction)
+                result = self.point(helpline, "helpline", kind, self.opts.scale_concurrency, self.opts.duration,
+                                    label=f"{rows:,} interactions preloaded")
+            page_times = pages.time_pages(url, smoke=self.opts.smoke)
+            out.append({"fraction": fraction, "interactions": rows, "loaded": loaded, "point": result.as_dict(),
+                        "pages": page_times})
+        return {"database": kind, "sizes": out}
+
+    def soak(self, kind: str = "sqlite") -> dict[str, Any]:
+        """A long run at fixed concurrency in one-minute stretches, memory read after each."""
+        url = _db_url(kind, self.opts)
+        database.fresh(url)
+        minute = 1.0 if self.opts.smoke else 60.0
+        samples = []
+        with Server("helpline", HELPLINE_APP, server_env(url), self.opts.workdir / "soak.log") as helpline:
+            self.warm(helpline, "helpline", kind)
+            start_rss = helpline.worker_memory_kb()
+            samples.append({"minute": 0, "rss_mb": [round(v / 1024, 1) for v in start_rss.values()]})
+            for m in range(1, self.opts.soak_minutes + 1):
+                result = self.point(helpline, "helpline", kind, self.opts.soak_concurrency, minute,
+                                    label=f"soak minute {m}")
+                samples.append({"minute": m, "rss_mb": result.worker_rss_mb, "point": result.as_dict()})
+        return {"database": kind, "concurrency": self.opts.soak_concurrency, "minutes": self.opts.soak_minutes,
+                "samples": samples, "census": database.census(url)}
+
+
+def _display(command: list[str]) -> str:
+    """The gunicorn command as it ran, with the interpreter shown as plain `gunicorn`."""
+    args = command[3:] if command[1:3] == ["-m", "gunicorn"] else command[1:]
+    return "gunicorn " + " ".join(f'"{a}"' if "(" in a else a for a in args)
+
+
+def save(opts: Options, name: str, data: Any) -> Path:
+    path = opts.out / f"{name}.json"
+    path.write_text(json.dumps(data, indent=1, default=str))
+    return path
+
+
+def run(opts: Options, suites: tuple[str, ...]) -> dict[str, Any]:
+    """Run the chosen suites, saving each result as it completes."""
+    opts.out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"machine": machine.describe()}
+    save(opts, "machine", results["machine"])
+    started = time.monotonic()
+    bench = Bench(opts)
+    try:
+        if "micro" in suites:
+            opts.say("micro benchmarks ...")
+            results["micro"] = micro.run(smoke=opts.smoke)
+            for kind in opts.databases:
+                url = _db_url(kind, opts)
+                database.fresh(url)
+                results["micro"][f"webhook_in_process_{kind}"] = micro.webhooks_in_process(
+                    url, 200 if opts.smoke else 3000, bench.templates)
+            save(opts, "micro", results["micro"])
+        bench_mix = traffic.mix(bench.templates)
+        save(opts, "mix", bench_mix)
+        if "load" in suites:
+            results["load"] = []
+            for kind in opts.databases:
+                opts.say(f"load: help line and baseline on {kind} ...")
+                results["load"].append(bench.concurrency(kind))
+                save(opts, "load", results["load"])
+        if "scale" in suites:
+            results["scale"] = []
+            for kind in opts.databases:
+                opts.say(f"scale: empty and preloaded {kind} ...")
+                results["scale"].append(bench.scale(kind))
+                save(opts, "scale", results["scale"])
+        if "soak" in suites:
+            opts.say(f"soak: {opts.soak_minutes} minute(s) at c={opts.soak_concurrency} on sqlite ...")
+            results["soak"] = bench.soak("sqlite")
+            save(opts, "soak", results["soak"])
+    finally:
+        bench.cleanup()
+    results["seconds"] = round(time.monotonic() - started, 1)
+    return results

@@ -1,0 +1,92 @@
+"""The benchmark harness works end to end in its smoke mode.
+
+It prints the figures and checks that the traffic was real (signed, accepted, walking the flow to
+a mix of dispositions) and that every suite produced its results. It never judges the timings:
+benchmarks are not tests, and this machine is shared.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory) -> tuple[Path, str]:
+    from bench.load import WrkMissing, ensure_wrk
+
+    try:
+        ensure_wrk()
+    except WrkMissing as missing:
+        pytest.skip(str(missing))
+    out = tmp_path_factory.mktemp("bench")
+    done = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out, done.stdout
+
+
+def _json(out: Path, name: str):
+    return json.loads((out / f"{name}.json").read_text())
+
+
+def test_smoke_prints_the_figures(smoke, capsys):
+    out, stdout = smoke
+    with capsys.disabled():
+        print("\n" + stdout)
+    assert "ratio" in stdout and "micro engine_step_key" in stdout
+
+
+def test_signed_traffic_is_accepted_and_logged(smoke):
+    out, _ = smoke
+    for run in _json(out, "load"):
+        by_app = {p["app"]: p for p in run["points"]}
+        assert set(by_app) == {"helpline", "minimal"}
+        for point in by_app.values():
+            assert point["requests"] > 0
+            assert point["errors"] == 0, point  # a 403 (bad signature) or safe-TwiML answer counts here
+            assert point["server_cpu_us_per_request"] > 0 and point["worker_rss_mb"]
+        assert by_app["helpline"]["wraps"] == 0  # every request the help line saw was new
+        census = run["census"]
+        assert census["interaction"] >= by_app["helpline"]["requests"]  # every turn was logged
+        dispositions = {row["disposition"] for row in census["conversations_by"] if row["disposition"]}
+        channels = {row["channel"] for row in census["conversations_by"]}
+        assert channels == {"voice", "sms"}
+        assert dispositions, census  # some reached an ending in a one-second run (the short ones)
+
+
+def test_every_persona_was_recorded_through_the_real_flow(smoke):
+    out, _ = smoke
+    mix = _json(out, "mix")
+    assert {m["channel"] for m in mix} == {"voice", "sms"}
+    assert {m["disposition"] for m in mix} >= {"D1", "D2", "D3", "D4", "D5", "D6"}
+    assert abs(sum(m["share"] for m in mix) - 1) < 1e-9
+
+
+def test_scale_loads_history_and_measures_the_turn(smoke):
+    out, _ = smoke
+    for run in _json(out, "scale"):
+        size = run["sizes"][-1]
+        assert size["loaded"]["interaction"]["rows"] == size["interactions"] > 0
+        assert size["loaded"]["conversation"]["rows"] > 0 and size["loaded"]["callback"]["rows"] > 0
+        assert size["point"]["requests"] > 0 and size["point"]["errors"] == 0
+        pages = size["pages"]
+        assert pages["available"] in (True, False)
+        if pages["available"]:
+            assert pages["queue_page"]["status"] == 200 and pages["queue_page"]["n"] > 0
+
+
+def test_micro_and_soak_report(smoke):
+    out, _ = smoke
+    micro = _json(out, "micro")
+    for name in ("engine_step_key", "flow_load_and_validate", "signature_validate", "twiml_voice_turn"):
+        assert micro[name]["best_us"] > 0
+    soak = _json(out, "soak")
+    assert [s["minute"] for s in soak["samples"]] == list(range(soak["minutes"] + 1))
+    assert all(s["rss_mb"] for s in soak["samples"])
+    assert all(s["point"]["errors"] == 0 for s in soak["samples"][1:])
