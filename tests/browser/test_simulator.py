@@ -96,7 +96,7 @@ def test_dial_answer_the_red_flag_questions_and_reach_ae(server, page, database_
 
     emergency = page.locator("#voice-screen .prompt.emergency")
     expect(emergency).to_contain_text("Please go to A and E now")
-    expect(emergency).to_contain_text("(said 2 times)")
+    expect(emergency).to_contain_text("(said twice)")
     expect(page.locator("#call-status")).to_have_text("Call ended: disposition D2.")
     expect(page.locator(".key").first).to_be_disabled()
     # What Twilio got: the TwiML and the log rows of the last step, newest first.

@@ -166,7 +166,9 @@
     for (const prompt of step.prompts) {
       const cls = ["prompt", prompt.loop > 1 ? "emergency" : "", prompt.in_gather ? "in-gather" : ""].join(" ").trim();
       const p = el("p", { class: cls, text: prompt.text });
-      if (prompt.loop > 1) p.append(el("span", { class: "times", text: ` (said ${prompt.loop} times)` }));
+      if (prompt.loop > 1) {
+        p.append(el("span", { class: "times", text: prompt.loop === 2 ? " (said twice)" : ` (said ${prompt.loop} times)` }));
+      }
       screen.append(p);
     }
     scrollDown(screen);
