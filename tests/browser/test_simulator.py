@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from conftest import BASE, TOKEN
 from helpline import create_app
 from helpline.db import db
 from helpline.models import Callback, Conversation
@@ -28,13 +27,11 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
 
 
 @pytest.fixture
-def server(app, database_url, clock):
-    """The help line as `make run` serves it, on a free port, in a thread."""
-    live = create_app({
-        "DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-        "PUBLIC_BASE_URL": BASE, "SECRET_KEY": "browser-test", "INSECURE_SKIP_SIGNATURES": False,
-        "SIMULATOR_OPEN": True, "CLOCK": clock,
-    })
+def server(app):
+    """The help line as `make run` serves it (simulator open, CSRF on), on a free port, in a thread."""
+    shared = ("DATABASE_URL", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL", "CLOCK")
+    live = create_app({**{key: app.config[key] for key in shared}, "SECRET_KEY": "browser-test",
+                       "INSECURE_SKIP_SIGNATURES": False, "SIMULATOR_OPEN": True})
     httpd = make_server("127.0.0.1", 0, live, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

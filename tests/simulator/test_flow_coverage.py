@@ -7,7 +7,7 @@ import pytest
 
 from helpline import flowcoverage
 from helpline.engine import load_flows, parse_flow
-from test_flowmap import SMALL
+from simfixtures import SMALL
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 

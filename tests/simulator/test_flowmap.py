@@ -10,32 +10,12 @@ import pytest
 
 from helpline import flowcoverage, flowmap
 from helpline.engine import load_flows, parse_flow
-from simfixtures import _dev_app, dev_app, dev_client  # noqa: F401  (fixtures)
+from simfixtures import SMALL, _dev_app, dev_app, dev_client  # noqa: F401  (fixtures)
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 SVG = "{http://www.w3.org/2000/svg}"
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
                                reason="Graphviz's dot is not installed (make system-packages installs it)")
-
-SMALL = {
-    "spec_version": 1, "flow": "small", "version": "1", "start": "menu", "on_step_limit": "route",
-    "nodes": {
-        "menu": {"type": "menu", "text": "Press 1 or 2", "options": [
-            {"key": "1", "label": "pain", "next": "q_d2"},
-            {"key": "2", "label": "advice", "next": "advice"}]},
-        "q_d2": {"type": "question", "tier": "D2", "text": "Numb?", "next": "q_d4",
-                 "yes": {"rule": "numb", "disposition": "D2", "goto": "end_d2", "source": "s"}},
-        "q_d4": {"type": "question", "tier": "D4", "text": "One leg?", "next": "route",
-                 "yes": {"rule": "leg", "disposition": "D4", "source": "s"}},
-        "route": {"type": "route", "routes": {"D1": "end_d2", "D2": "end_d2", "D3": "end_d4", "D4": "end_d4",
-                                              "D5": "end_d6", "D6": "end_d6"}},
-        "end_d2": {"type": "end", "disposition": "D2", "emergency": True, "text": "A&E"},
-        "end_d4": {"type": "end", "disposition": "D4", "text": "Callback"},
-        "end_d6": {"type": "end", "disposition": "D6", "text": "Self-care"},
-        "advice": {"type": "end", "text": "Tips"},
-    },
-}
-
 
 @pytest.mark.parametrize("node, expected", [
     ("menu", {"D2", "D3", "D4"}),   # through q_d2: yes D2, not sure D3; q_d4: yes and not sure D4

@@ -11,13 +11,18 @@ from flask_login import LoginManager, UserMixin
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from conftest import BASE, TOKEN
 from helpline import simulate
 from helpline.db import db
 from helpline.models import Callback, Conversation, Interaction
 from simfixtures import _dev_app, dev_app, dev_client, new_app  # noqa: F401  (fixtures)
 
 CALLER = "+442079460123"
+
+
+@pytest.fixture
+def signing(dev_app):
+    """(the address Twilio calls, the auth token) of the app under test."""
+    return dev_app.config["PUBLIC_BASE_URL"], dev_app.config["TWILIO_AUTH_TOKEN"]
 
 
 class Phone:
@@ -95,7 +100,8 @@ def test_the_page_has_a_keypad_a_text_view_and_no_inline_script(dev_client):
         assert dev_client.get(src).status_code == 200
 
 
-def test_a_call_is_signed_as_twilio_signs_and_answered_by_the_real_webhook(dev_client):
+def test_a_call_is_signed_as_twilio_signs_and_answered_by_the_real_webhook(dev_client, signing):
+    BASE, TOKEN = signing
     step = Phone(dev_client).dial()
     request = step["request"]
     assert request["url"] == BASE + "/voice"
@@ -160,7 +166,8 @@ def test_silence_is_asked_again_then_counts_as_not_sure(dev_client):
     assert conv.answers["d1_chest"] == "not_sure"
 
 
-def test_hanging_up_sends_the_status_callback_and_a_red_flag_still_escalates(dev_client):
+def test_hanging_up_sends_the_status_callback_and_a_red_flag_still_escalates(dev_client, signing):
+    BASE, _ = signing
     phone = Phone(dev_client)
     phone.dial()
     phone.press("1")
@@ -179,7 +186,8 @@ def test_a_withheld_number_is_sent_as_twilio_sends_it(dev_client):
     assert step["conversation"]["caller"] is None
 
 
-def test_texts_go_through_the_sms_webhook_with_their_log_rows(dev_client):
+def test_texts_go_through_the_sms_webhook_with_their_log_rows(dev_client, signing):
+    BASE, TOKEN = signing
     response = dev_client.post("/simulator/sms", json={"from": CALLER, "body": "hello"})
     step = response.get_json()
     assert step["status"] == 200
