@@ -41,6 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from . import models  # noqa: F401  (registers the tables)
     from .staff import models as _staff_models  # noqa: F401
+    from .notify import models as notify_models  # noqa: F401  (the outbox)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from .db import db
 from .models import OPEN_STATUSES, Callback, Conversation
+from .notify import callback_requested
 from .service import Helpline
 
 # Lower is more urgent. Welfare checks first; general enquiries last.
@@ -46,6 +47,7 @@ def request_callback(
         existing.due_at = min(existing.due_at, due)
         existing.reasons = list(dict.fromkeys([*existing.reasons, *reasons]))
         existing.updated_at = now
+        callback_requested(hl, existing, now)  # texts and staff alerts, in this transaction
         return existing
     item = Callback(
         phone=phone, conversation_id=conversation.id, queue=queue, disposition=disposition,
@@ -53,4 +55,5 @@ def request_callback(
         due_at=due, created_at=now, updated_at=now,
     )
     db.session.add(item)
+    callback_requested(hl, item, now)
     return item

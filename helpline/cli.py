@@ -46,3 +46,6 @@ def register(app: Flask) -> None:
     from .staff.cli import register as register_staff  # flask --app helpline staff create | list | unlock
 
     register_staff(app)
+    from .notify.cli import worker_command  # flask --app helpline worker
+
+    app.cli.add_command(worker_command)

@@ -49,6 +49,18 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         "VOICE_NAME": env.get("HELPLINE_VOICE", "Polly.Amy"),
         "FLOWS_DIR": env.get("HELPLINE_FLOWS_DIR", str(ROOT / "flows")),
         "DEFAULT_FLOW": env.get("HELPLINE_DEFAULT_FLOW", "back_pain"),
+        # Outbound texts (docs/outbound.md): who gets staff alerts, and how the worker sends and retries.
+        "STAFF_ALERT_NUMBERS": env.get("HELPLINE_STAFF_ALERT_NUMBERS", ""),  # comma-separated on-call mobiles
+        "WORKER_POLL_SECONDS": float(env.get("HELPLINE_WORKER_POLL_SECONDS", "5")),
+        "WORKER_SWEEP_SECONDS": float(env.get("HELPLINE_WORKER_SWEEP_SECONDS", "60")),
+        "OUTBOX_BATCH_SIZE": int(env.get("HELPLINE_OUTBOX_BATCH_SIZE", "50")),
+        "OUTBOX_MAX_ATTEMPTS": int(env.get("HELPLINE_OUTBOX_MAX_ATTEMPTS", "8")),
+        "OUTBOX_RETRY_BASE_SECONDS": float(env.get("HELPLINE_OUTBOX_RETRY_BASE_SECONDS", "30")),
+        "OUTBOX_RETRY_MAX_SECONDS": float(env.get("HELPLINE_OUTBOX_RETRY_MAX_SECONDS", "3600")),
+        "OUTBOX_STALE_SECONDS": float(env.get("HELPLINE_OUTBOX_STALE_SECONDS", "120")),
+        "OUTBOX_CHECK_DELAY_SECONDS": float(env.get("HELPLINE_OUTBOX_CHECK_DELAY_SECONDS", "30")),
+        "OUTBOX_HTTP_TIMEOUT_SECONDS": float(env.get("HELPLINE_OUTBOX_HTTP_TIMEOUT_SECONDS", "15")),
+        "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL", ""),  # a mock of Twilio's API; empty in production
         # Staff dashboard (helpline/staff): failed callbacks retry, then go to a supervisor.
         "CALLBACK_MAX_ATTEMPTS": int(env.get("HELPLINE_CALLBACK_ATTEMPTS", "3")),
         "CALLBACK_RETRY_MINUTES": int(env.get("HELPLINE_CALLBACK_RETRY_MINUTES", "30")),

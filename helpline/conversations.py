@@ -16,6 +16,7 @@ from . import engine, phones, triage
 from .callbacks import request_callback
 from .db import db
 from .models import Conversation, Interaction, OptOut
+from .notify import can_text_advice, queue_advice_text, record_delivery_status
 from .service import Helpline
 
 Reply = dict[str, Any]
@@ -38,6 +39,9 @@ VOICE_NO_NUMBER = ("We could not take your number. If you need advice, call NHS 
                    "In an emergency, call nine nine nine. Goodbye.")
 VOICE_THANKS_NUMBER = "Thank you. We will call you on that number. Goodbye."
 VOICE_AFTER_END = "Press 9 to hear this again, or you can hang up now."
+VOICE_AFTER_END_TEXT = "To get this advice by text message, press 1. Press 9 to hear this again, or you can hang up now."
+VOICE_TEXT_QUEUED = "Thank you. We will text you this advice in the next few minutes. Goodbye."
+VOICE_TEXT_UNAVAILABLE = "Sorry, we cannot send a text to this number. Goodbye."
 VOICE_GOODBYE = "Thank you for calling the back pain help line. Goodbye."
 
 
@@ -180,18 +184,27 @@ def _continue_voice(hl: Helpline, conv: Conversation, flow: engine.Flow, req: Vo
     if stage == "confirm_number":
         return _voice_confirm(hl, conv, req, extra, now)
     if stage == "after_end" or conv.state.get("ended"):
+        offer = bool(conv.state.get("text_offer"))
+        if offer and (req.digits or "").strip() == "1":  # consent by keypad to a text of the advice
+            said = VOICE_TEXT_QUEUED if queue_advice_text(hl, conv, now) is not None else VOICE_TEXT_UNAVAILABLE
+            return {"say": [{"text": said, "emergency": False}], "ask": None, "hangup": True}, {**extra, "stage": "done"}
         if (req.digits or "").strip() == "9" or engine.interpret.is_repeat(req.speech or ""):
             ending = conv.state.get("ending") or []
-            again = [*ending, {"text": VOICE_AFTER_END, "emergency": False}]
-            return ({"say": again, "ask": _after_end_ask(), "hangup": False}, {**extra, "stage": "after_end"})
+            again = [*ending, _after_end_prompt(offer)]
+            return ({"say": again, "ask": _after_end_ask(offer), "hangup": False}, {**extra, "stage": "after_end"})
         return {"say": [{"text": VOICE_GOODBYE, "emergency": False}], "ask": None, "hangup": True}, extra
     state = engine.State.from_dict(conv.state)
     turn = engine.step(flow, state, _voice_input(hl, req), ctx)
     return _after_voice_turn(hl, conv, turn, extra, now)
 
 
-def _after_end_ask() -> dict[str, Any]:
-    return {"node": "after_end", "kind": "after_end", "keys": ["9"], "hints": ["repeat", "again"]}
+def _after_end_ask(text_offer: bool = False) -> dict[str, Any]:
+    keys = ["1", "9"] if text_offer else ["9"]
+    return {"node": "after_end", "kind": "after_end", "keys": keys, "hints": ["repeat", "again"]}
+
+
+def _after_end_prompt(text_offer: bool) -> dict[str, Any]:
+    return {"text": VOICE_AFTER_END_TEXT if text_offer else VOICE_AFTER_END, "emergency": False}
 
 
 def _after_voice_turn(hl: Helpline, conv: Conversation, turn: engine.Turn,
@@ -215,8 +228,9 @@ def _after_voice_turn(hl: Helpline, conv: Conversation, turn: engine.Turn,
     if emergency:
         # P3 and P13: the emergency message is played in full, twice, and nothing follows it.
         return {"say": say, "ask": None, "hangup": True}, {**extra, "stage": "done"}
-    say.append({"text": VOICE_AFTER_END, "emergency": False})
-    return {"say": say, "ask": _after_end_ask(), "hangup": False}, {**extra, "stage": "after_end"}
+    offer = can_text_advice(hl, conv)  # never after an emergency ending, nor to a withheld or opted-out number
+    say.append(_after_end_prompt(offer))
+    return {"say": say, "ask": _after_end_ask(offer), "hangup": False}, {**extra, "stage": "after_end", "text_offer": offer}
 
 
 def _voice_number(hl: Helpline, conv: Conversation, req: VoiceRequest, extra: dict[str, Any],
@@ -398,6 +412,7 @@ def sms_status(message_sid: str, status: str, error_code: str | None, now: datet
         db.session.add(Interaction(channel="sms", direction="in", kind="status", external_id=message_sid,
                                    body=status if not error_code else f"{status} {error_code}",
                                    dedupe_key=key, reply={}, created_at=now))
+        record_delivery_status(message_sid, status, error_code, now)  # the outbox row with this MessageSid
         return {}
 
     _commit_once(key, work)

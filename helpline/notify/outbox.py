@@ -1,0 +1,143 @@
+"""Queue texts in the caller's transaction, and record what Twilio later says about them.
+
+Nothing here talks to Twilio and nothing here commits: a text is a row added to the same
+session as the event that causes it, so it leaves only if that event is committed.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..db import db
+from ..engine import gsm
+from ..models import Interaction, OptOut
+from .models import (
+    ACCEPTED, CANCELLED, DELIVERED, FAILED, PENDING, SENDING, SENT, UNDELIVERED, UNKNOWN, Outbox,
+)
+
+log = logging.getLogger(__name__)
+
+# Twilio refuses a body longer than this (error 21617).
+MAX_CHARACTERS = 1600
+
+
+class TextRejected(ValueError):
+    """A text that must not be queued: wrong characters, too long, or more segments than allowed."""
+
+
+@dataclass(frozen=True)
+class Checked:
+    encoding: str
+    segments: int
+
+
+def check_text(body: str, max_segments: int | None = None) -> Checked:
+    """Check a body before it is queued: GSM-7 only, at most 1600 characters, and within max_segments.
+
+    Every text the help line writes is plain GSM-7, so a UCS-2 character (a curly quote, a dash,
+    an emoji) is a wording mistake: it would more than double the segments, so it is refused.
+    """
+    if not body.strip():
+        raise TextRejected("empty text")
+    if len(body) > MAX_CHARACTERS:
+        raise TextRejected(f"{len(body)} characters: Twilio takes at most {MAX_CHARACTERS}")
+    encoding, count = gsm.segments(body)
+    if encoding != gsm.GSM7:
+        bad = "".join(gsm.non_gsm7(body))
+        raise TextRejected(f"not GSM-7 (would be sent as UCS-2) because of {bad!r}")
+    if max_segments is not None and count > max_segments:
+        raise TextRejected(f"{count} segments, more than the {max_segments} allowed")
+    return Checked(encoding, count)
+
+
+def is_opted_out(number: str) -> bool:
+    """True when the number texted STOP (and has not texted START since)."""
+    opt = db.session.get(OptOut, number)
+    return opt is not None and opt.opted_out
+
+
+def queue_text(
+    to: str, body: str, kind: str, now: datetime, *, channel: str = "sms", dedupe_key: str | None = None,
+    callback_id: int | None = None, conversation_id: int | None = None, expires_at: datetime | None = None,
+    max_segments: int | None = None,
+) -> Outbox:
+    """Add a text to the session (the caller commits). Returns the row, or the earlier row with the same key.
+
+    A number that opted out gets a row marked cancelled instead of a pending one: the record shows
+    the text was due and deliberately not sent. Raises TextRejected before anything is added.
+    """
+    checked = check_text(body, max_segments)
+    if dedupe_key is not None:
+        existing = db.session.scalar(select(Outbox).where(Outbox.dedupe_key == dedupe_key))
+        if existing is not None:
+            return existing
+    opted_out = is_opted_out(to)
+    values = dict(
+        kind=kind, channel=channel, to_number=to, body=body, encoding=checked.encoding,
+        segments=checked.segments, status=CANCELLED if opted_out else PENDING, dedupe_key=dedupe_key,
+        callback_id=callback_id, conversation_id=conversation_id, attempts=0, next_attempt_at=now,
+        expires_at=expires_at, error="opted out" if opted_out else None, created_at=now, updated_at=now,
+    )
+    if dedupe_key is None:
+        row = Outbox(**values)
+        db.session.add(row)
+        return row
+    # Two requests racing to queue the same text: the database keeps one and the other finds it,
+    # without failing the caller's transaction (no IntegrityError at commit).
+    insert = (postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(Outbox)
+    db.session.execute(insert.values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    return db.session.scalars(
+        select(Outbox).where(Outbox.dedupe_key == dedupe_key).execution_options(populate_existing=True)
+    ).one()
+
+
+# Twilio's message statuses, each mapped to ours and ranked: a status never moves backwards
+# (callbacks can arrive out of order) and a final one is never replaced.
+_FROM_TWILIO = {
+    "accepted": ACCEPTED, "scheduled": ACCEPTED, "queued": ACCEPTED, "sending": ACCEPTED,
+    "sent": SENT, "delivered": DELIVERED, "read": DELIVERED,
+    "undelivered": UNDELIVERED, "failed": FAILED, "canceled": FAILED,
+}
+_RANK = {SENDING: 0, UNKNOWN: 0, ACCEPTED: 1, SENT: 2, DELIVERED: 3, UNDELIVERED: 3, FAILED: 3}
+
+
+def apply_twilio_status(row: Outbox, twilio_status: str, error_code: str | None, now: datetime) -> bool:
+    """Move a row forward to what Twilio reports; returns False when the report is old news."""
+    ours = _FROM_TWILIO.get(twilio_status.lower())
+    if ours is None or _RANK.get(row.status, 99) >= _RANK[ours]:
+        return False
+    row.status, row.twilio_status, row.updated_at = ours, twilio_status.lower(), now
+    if error_code:
+        row.error_code = str(error_code)
+    if ours == DELIVERED:
+        row.delivered_at = now
+    if ours in (UNDELIVERED, FAILED):
+        log.warning("outbox %s (%s) %s with error %s", row.id, row.kind, ours, error_code)
+    return True
+
+
+def record_delivery_status(message_sid: str, twilio_status: str, error_code: str | None, now: datetime) -> Outbox | None:
+    """A delivery status callback: update the outbox row with that MessageSid (adds to the session)."""
+    row = db.session.scalars(
+        select(Outbox).where(Outbox.message_sid == message_sid).with_for_update()
+    ).first()
+    if row is not None:
+        apply_twilio_status(row, twilio_status, error_code, now)
+    return row
+
+
+def catch_up(row: Outbox, now: datetime) -> None:
+    """Apply status callbacks that arrived before the worker had stored the row's MessageSid."""
+    if not row.message_sid:
+        return
+    logged = db.session.scalars(
+        select(Interaction.body).where(Interaction.kind == "status", Interaction.external_id == row.message_sid)
+        .order_by(Interaction.id)
+    ).all()
+    for body in logged:
+        status, _, code = (body or "").partition(" ")
+        apply_twilio_status(row, status, code or None, now)
