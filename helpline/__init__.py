@@ -37,9 +37,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["DATABASE_URL"], app.instance_path)
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # hide_parameters: a database error in the logs must not carry a caller's number or words.
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "hide_parameters": True})
+    from .observability import init_app as init_observability
+
+    init_observability(app)  # JSON logs with request ids, redacted; Prometheus metrics
 
     from . import models  # noqa: F401  (registers the tables)
+    from .privacy import models as privacy_models  # noqa: F401  (the data protection log)
     from .staff import models as _staff_models  # noqa: F401
     from .notify import models as notify_models  # noqa: F401  (the outbox)
 
@@ -47,7 +52,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     _sqlite_pragmas(app)
 
-    app.extensions["helpline"] = Helpline.from_config(app.config, load_checked_flows(app.config["FLOWS_DIR"]))
+    from .privacy.notice import privacy_url, with_privacy_url
+
+    flows = with_privacy_url(load_checked_flows(app.config["FLOWS_DIR"]), privacy_url(app.config))
+    app.extensions["helpline"] = Helpline.from_config(app.config, flows)
     if app.config["INSECURE_SKIP_SIGNATURES"]:
         log.warning("HELPLINE_INSECURE_SKIP_SIGNATURES is on: webhooks are NOT authenticated. Never in production.")
 
@@ -56,6 +64,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(sms.bp)
+    from .privacy import web as privacy_web  # the privacy notice page
+
+    app.register_blueprint(privacy_web.bp)
 
     from . import staff
     from .web import dashboard

@@ -1,4 +1,4 @@
-"""Flask commands: flows check, sweep."""
+"""Flask commands: flows check, sweep, purge, subject."""
 from __future__ import annotations
 
 import sys
@@ -43,6 +43,10 @@ def register(app: Flask) -> None:
     flows_cli.add_command(map_command)
     app.cli.add_command(flows_cli)
     app.cli.add_command(sweep)
+    from .privacy.cli import purge, subject_cli  # flask --app helpline purge | subject export/erase
+
+    app.cli.add_command(purge)
+    app.cli.add_command(subject_cli)
     from .staff.cli import register as register_staff  # flask --app helpline staff create | list | unlock
 
     register_staff(app)

@@ -49,6 +49,21 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         "VOICE_NAME": env.get("HELPLINE_VOICE", "Polly.Amy"),
         "FLOWS_DIR": env.get("HELPLINE_FLOWS_DIR", str(ROOT / "flows")),
         "DEFAULT_FLOW": env.get("HELPLINE_DEFAULT_FLOW", "back_pain"),
+        # Data protection (docs/data-protection.md): where the privacy notice lives and how long each
+        # kind of record is kept. The defaults are for the data protection officer to confirm.
+        "PRIVACY_URL": env.get("HELPLINE_PRIVACY_URL", ""),
+        "RETAIN_TRANSCRIPTS_DAYS": int(env.get("HELPLINE_RETAIN_TRANSCRIPTS_DAYS", "90")),
+        "RETAIN_CONVERSATIONS_DAYS": int(env.get("HELPLINE_RETAIN_CONVERSATIONS_DAYS", "365")),
+        "RETAIN_CALLBACKS_DAYS": int(env.get("HELPLINE_RETAIN_CALLBACKS_DAYS", "365")),
+        "RETAIN_AUDIT_DAYS": int(env.get("HELPLINE_RETAIN_AUDIT_DAYS", "730")),
+        "RETAIN_OUTBOX_DAYS": int(env.get("HELPLINE_RETAIN_OUTBOX_DAYS", "30")),
+        "PURGE_BATCH_SIZE": int(env.get("HELPLINE_PURGE_BATCH_SIZE", "500")),
+        "EXPORT_DIR": env.get("HELPLINE_EXPORT_DIR", ""),
+        # Operations (docs/operations.md): JSON-lines logs and the Prometheus endpoint.
+        "LOG_FORMAT": env.get("HELPLINE_LOG_FORMAT", "json"),  # json | text
+        "LOG_LEVEL": env.get("HELPLINE_LOG_LEVEL", "INFO"),
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),  # unset: /metrics answers 404
+        "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR", ""),
         # Outbound texts (docs/outbound.md): who gets staff alerts, and how the worker sends and retries.
         "STAFF_ALERT_NUMBERS": env.get("HELPLINE_STAFF_ALERT_NUMBERS", ""),  # comma-separated on-call mobiles
         "WORKER_POLL_SECONDS": float(env.get("HELPLINE_WORKER_POLL_SECONDS", "5")),

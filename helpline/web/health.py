@@ -1,4 +1,4 @@
-"""Health check for the load balancer."""
+"""Health checks for the load balancer: liveness (/healthz) and readiness (/readyz)."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
@@ -18,3 +18,12 @@ def healthz():
         db.session.rollback()
         return jsonify(status="unavailable", database="down"), 503
     return jsonify(status="ok", database="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    """200 when the database answers and is migrated to head; 503 otherwise (take no traffic yet)."""
+    from ..observability.health import readiness
+
+    result = readiness()
+    return jsonify(result.as_dict()), 200 if result.ready else 503

@@ -1,0 +1,220 @@
+"""Structured logs: one JSON object per line, with a request id, and nothing a caller said or is.
+
+The redaction filter sits on the handler, so it covers every logger (the help line's, Flask's,
+SQLAlchemy's, the WSGI server's) whatever the record carries: phone numbers in the message or
+in a traceback, and any field named like a phone number, a text body or speech.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import phonenumbers
+from flask import Flask, g, has_request_context, request
+from flask.logging import default_handler
+
+REDACTED = "[redacted]"
+PHONE_MARK = "[phone]"
+
+# Fields that hold what a person said, typed or is: never logged, whatever logger carries them.
+SENSITIVE_FIELDS = frozenset({
+    "body", "speech", "said", "digits", "from", "to", "caller", "called", "phone", "number",
+    "to_number", "from_number", "speechresult", "unstablespeechresult", "forwardedfrom",
+    "callername", "form", "answers", "note", "text",
+})
+# Twilio form fields whose values are scrubbed from the whole line if they turn up anywhere,
+# say in an exception message. Short values (a single key press) would scrub innocent text.
+REQUEST_SECRETS = ("From", "To", "Caller", "Called", "Body", "SpeechResult", "UnstableSpeechResult",
+                   "Digits", "ForwardedFrom", "CallerName")
+MIN_SCRUB_LENGTH = 4
+
+# E.164 or bare international digit runs, with or without a whatsapp: prefix; formatted numbers
+# (07911 123 456, +44 (0)23 8024 8725) are found by phonenumbers' matcher.
+_DIGIT_RUN = re.compile(r"(?<![\w+])\+?\d{10,15}(?!\d)")
+
+# The attributes every LogRecord has; anything else came in through `extra=`.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+_OURS = frozenset({"request_id", "route", "redacted"})
+
+
+def redact_text(text: str) -> str:
+    """Replace every phone number in free text."""
+    if not text:
+        return text
+    out = _DIGIT_RUN.sub(PHONE_MARK, text)
+    if any(ch.isdigit() for ch in out):
+        spans = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(out, "GB", leniency=phonenumbers.Leniency.VALID)]
+        for start, end in reversed(spans):
+            out = out[:start] + PHONE_MARK + out[end:]
+    return out
+
+
+def _redact_value(key: str, value: Any) -> Any:
+    if key.lower() in SENSITIVE_FIELDS and value not in (None, ""):
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact_value(key, v) for v in value]
+    return value
+
+
+def _request_secrets() -> list[str]:
+    if not has_request_context():
+        return []
+    try:
+        form = request.form
+    except Exception:  # a body we could not parse: nothing to scrub from it
+        return []
+    values = {v.strip() for k in REQUEST_SECRETS for v in form.getlist(k)}
+    return sorted((v for v in values if len(v) >= MIN_SCRUB_LENGTH), key=len, reverse=True)
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return redact_text(text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrite a record so that no phone number, text body or speech leaves the process."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "redacted", False):
+            return True
+        secrets = _request_secrets()
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the record
+            message = str(record.msg)
+        record.msg, record.args = scrub(message, secrets), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text, secrets)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info, secrets)
+        for key in list(record.__dict__):
+            if key not in _STANDARD and key not in _OURS:
+                value = _redact_value(key, record.__dict__[key])
+                if isinstance(value, str):
+                    value = scrub(value, secrets)
+                record.__dict__[key] = value
+        record.redacted = True
+        return True
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamp each record with the request it belongs to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if has_request_context():
+            record.request_id = getattr(g, "request_id", None)
+            record.route = request.endpoint
+        else:
+            record.request_id = getattr(record, "request_id", None)
+            record.route = getattr(record, "route", None)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id, then any extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in ("request_id", "route"):
+            if getattr(record, key, None):
+                entry[key] = getattr(record, key)
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and key not in _OURS and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (test runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def make_handler(stream=None, fmt: str = "json") -> logging.Handler:
+    """A handler that redacts and stamps request ids: the app's, or a test's on its own stream."""
+    handler: logging.Handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
+    handler.addFilter(RequestIdFilter())
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)s [%(name)s] %(request_id)s %(message)s"))
+    handler._helpline = True  # type: ignore[attr-defined]
+    return handler
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+request_log = logging.getLogger("helpline.request")
+
+
+def init_app(app: Flask) -> None:
+    """Send every log record through one redacting JSON handler; log each request once."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_helpline", False)]:
+        root.removeHandler(old)
+    root.addHandler(make_handler(fmt=app.config.get("LOG_FORMAT", "json")))
+    root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    # Our own loggers keep their level even if a library (Alembic's fileConfig) resets the root.
+    logging.getLogger("helpline").setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    app.logger.removeHandler(default_handler)
+
+    @app.before_request
+    def _start() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        started = g.get("request_started")
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
+        request_log.info(
+            "%s %s %s", request.method, request.path, response.status_code,
+            extra={"method": request.method, "path": request.path, "status": response.status_code,
+                   "duration_ms": elapsed_ms, "twilio_sid": _twilio_sid()},
+        )
+        return response
+
+
+def _twilio_sid() -> str | None:
+    """CallSid or MessageSid: lets an operator find the request in Twilio's console, and names nobody."""
+    try:
+        form = request.form
+    except Exception:
+        return None
+    return form.get("CallSid") or form.get("MessageSid") or None

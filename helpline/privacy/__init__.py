@@ -1,0 +1,1 @@
+"""Data protection: retention and purge, subject access export, erasure, the privacy notice."""
