@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_twilio import FakeSender  # noqa: E402
 
-ON_CALL = ("+447700900001", "+447700900002")
+ON_CALL = ("+447911000001", "+447911000002")
 PATIENT = "+447911123456"
 
 NOTIFY_CONFIG = {
