@@ -431,9 +431,19 @@ def _show_log(out: TextIO, rows: list[dict[str, Any]]) -> None:
                    f"{what[:70]}")
 
 
+REFUSED = ("   The webhook refused the signature: set TWILIO_AUTH_TOKEN, or run in development "
+           "(FLASK_DEBUG=1, or HELPLINE_INSECURE_SKIP_SIGNATURES=1 as `make run` does).")
+
+
+def _refused(out: TextIO, sent: Sent) -> None:
+    _emit(out, f"!! the webhook answered {sent.status}: {sent.body[:200]}")
+    if sent.status == 403:
+        _emit(out, REFUSED)
+
+
 def _show_voice(out: TextIO, step: VoiceStep, show_twiml: bool, show_log: bool) -> None:
     if step.request.status != 200:
-        _emit(out, f"!! the webhook answered {step.request.status}: {step.request.body[:200]}")
+        _refused(out, step.request)
     if show_twiml:
         _emit(out, step.request.body)
     for prompt in step.twiml.prompts if step.twiml else []:
@@ -515,7 +525,7 @@ def run_sms(app: Flask, sender: str, inp: TextIO, out: TextIO, show_twiml: bool,
         step = sms_step(app, sender, line)
         steps.append(step)
         if step.request.status != 200:
-            _emit(out, f"!! the webhook answered {step.request.status}: {step.request.body[:200]}")
+            _refused(out, step.request)
         if show_twiml:
             _emit(out, step.request.body)
         for message in step.messages:

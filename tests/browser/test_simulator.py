@@ -141,3 +141,29 @@ def test_text_the_red_flag_answers_and_reach_ae(server, page, database_url):
 
     conv = db.session.scalar(select(Conversation))
     assert (conv.channel, conv.disposition, conv.status) == ("sms", "D2", "completed")
+
+
+def test_a_withheld_caller_keys_in_a_number_ending_with_hash(server, page, database_url):
+    from playwright.sync_api import expect
+
+    page.goto(server + "/simulator/")
+    page.check("#withheld")
+    prompts = page.locator("#voice-screen .prompt")
+    page.click("#dial")
+    expect(prompts.last).to_contain_text("Press 3 to ask us to call you")
+    page.click('.key[data-key="3"]')
+    expect(prompts.last).to_contain_text("please key in your phone number")
+    expect(page.locator("#call-status")).to_contain_text("keys ending with #")
+    for key in "07911123456":
+        page.click(f'.key[data-key="{key}"]')
+    expect(page.locator("#keyed")).to_have_text("Keyed: 07911123456 (press # to finish)")
+    page.click('.key[data-key="#"]')
+    expect(prompts.last).to_contain_text("You entered 0 7 9 1 1, 1 2 3 4 5 6")
+    page.click('.key[data-key="1"]')
+    expect(prompts.last).to_contain_text("We will call you on that number")
+    expect(page.locator("#call-status")).to_have_text("Call ended.")
+    first = page.locator("#voice-steps .step").last
+    expect(first.locator("table.params")).to_contain_text("anonymous")
+    _shot(page, "simulator-withheld", database_url)
+    assert page.problems == []
+    assert db.session.scalar(select(Callback.phone)) == "+447911123456"

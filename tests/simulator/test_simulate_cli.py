@@ -81,3 +81,23 @@ def test_the_default_number_is_a_valid_one_from_ofcoms_drama_range():
         number = simulate.drama_number()
         assert phones.to_e164(number) == number
         assert number.startswith("+442079460") and len(number) == 13
+
+
+def test_a_withheld_caller_keys_in_a_number_ending_with_hash(runner):
+    result = _simulate(runner, "--withheld", input="3\n07911123456#\n1\n")
+    out = result.output
+    assert "please key in your phone number" in out
+    assert "You entered 0 7 9 1 1, 1 2 3 4 5 6" in out
+    assert "Thank you. We will call you on that number" in out
+    assert db.session.scalar(select(Interaction.digits).where(Interaction.digits.like("079%"))) == "07911123456"
+    assert db.session.scalar(select(Callback.phone)) == "+447911123456"
+
+
+def test_a_refused_signature_says_what_to_set(runner, monkeypatch):
+    from helpline import simulate
+
+    monkeypatch.setattr(simulate, "signing_token", lambda app: "not-the-auth-token")
+    result = _simulate(runner, "--channel", "sms", input="hello\n")
+    assert "!! the webhook answered 403" in result.output
+    assert "set TWILIO_AUTH_TOKEN" in result.output
+    assert db.session.scalar(select(Interaction.id)) is None
