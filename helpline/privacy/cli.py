@@ -86,17 +86,18 @@ def subject_export(number: str, out_dir: Path | None, actor: str, reference: str
 @subject_cli.command("erase")
 @click.argument("number")
 @click.option("--force", is_flag=True, help="Erase even with an open welfare check or urgent callback (needs --admin).")
-@click.option("--admin", default=None, help="The admin account that authorises --force.")
+@click.option("--admin", default=None, help="Email of the admin account that authorises --force.")
 @click.option("--by", "actor", default="operator", show_default=True, help="Who asked for it, for the data protection log.")
 @click.option("--reference", default=None, help="The request's reference, e.g. ERASE-2026-003.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def subject_erase(number: str, force: bool, admin: str | None, actor: str, reference: str | None, yes: bool) -> None:
     """Erase everything held about NUMBER (a standing STOP is kept); record that it happened."""
+    admin_account = None
     if force:
         if not admin:
-            raise click.UsageError("--force needs --admin <username> of an admin account")
+            raise click.UsageError("--force needs --admin <email> of an admin account")
         try:
-            actor = subject_mod.authorise_force(admin)
+            admin_account = subject_mod.authorise_force(admin)
         except subject_mod.SubjectError as exc:
             raise click.ClickException(str(exc)) from exc
     try:
@@ -106,7 +107,7 @@ def subject_erase(number: str, force: bool, admin: str | None, actor: str, refer
     if not yes:
         click.confirm(f"Erase everything held about {phones.masked(phone)}? This cannot be undone", abort=True)
     try:
-        result = subject_mod.erase(phone, _helpline().now(), actor, force=force, reference=reference)
+        result = subject_mod.erase(phone, _helpline().now(), actor, force_by=admin_account, reference=reference)
     except subject_mod.SubjectError as exc:
         raise click.ClickException(str(exc)) from exc
     counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result.counts.items())

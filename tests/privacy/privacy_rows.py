@@ -53,3 +53,23 @@ def keyword(body: str, at: datetime) -> Interaction:
     row = Interaction(conversation_id=None, channel="sms", direction="in", kind="keyword", body=body, created_at=at)
     db.session.add(row)
     return row
+
+
+def make_staff(role: str, name: str | None = None):
+    """A staff account written directly (the dashboard's own tests cover signing up and in)."""
+    from helpline.staff.models import Staff
+
+    staff = Staff(email=f"{role}.{_next_staff()}@helpline.example.org", name=name or role.title(), role=role,
+                  phone=None, password_hash="not-a-hash: this account never signs in", active=True,
+                  failed_logins=0, locked=False, session_version=1)
+    db.session.add(staff)
+    db.session.commit()
+    return staff
+
+
+_staff_made = [0]
+
+
+def _next_staff() -> int:
+    _staff_made[0] += 1
+    return _staff_made[0]
