@@ -89,6 +89,13 @@ def _confidence(value: Any) -> float | None:
         abort(400, "confidence must be a number from 0 to 1")
 
 
+def _seconds(value: Any) -> int:
+    try:
+        return max(int(value or 0), 0)
+    except (TypeError, ValueError):
+        abort(400, "duration must be a whole number of seconds")
+
+
 @bp.post("/simulator/voice")
 def voice():
     """One step of a simulated call, signed and sent to the real voice webhook."""
@@ -100,7 +107,7 @@ def voice():
             current_app._get_current_object(), call_sid, caller, data.get("action") or None,
             digits=str(data.get("digits") or "") or None, speech=data.get("speech"),
             confidence=_confidence(data.get("confidence")), hang_up=bool(data.get("hang_up")),
-            duration=int(data.get("duration") or 0),
+            duration=_seconds(data.get("duration")),
         )
     except simulate.SimulatorError as err:
         return jsonify(error=str(err)), 400

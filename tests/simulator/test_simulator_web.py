@@ -233,6 +233,7 @@ def test_only_voice_webhooks_can_be_called(dev_client, action):
 
 @pytest.mark.parametrize("payload, error", [
     ({"call_sid": "XX123"}, "CallSid"),
+    ({"call_sid": simulate.new_sid("CA"), "hang_up": True, "duration": "long"}, "duration"),
     ({"call_sid": simulate.new_sid("CA"), "action": "/voice/gather?step=1", "confidence": "high"}, "confidence"),
 ])
 def test_bad_voice_requests_are_refused(dev_client, payload, error):
