@@ -75,10 +75,28 @@ def answer_for(node: Node, raw: str) -> str | None:
     return None
 
 
-def _negated(text: str, start: int, negations: tuple[str, ...]) -> bool:
-    """True when one of the three words before a phrase negates it ("no numbness", "not numb")."""
-    before = text[:start].split()[-3:]
-    return any(word in negations for word in before)
+def _negated(text: str, start: int, negations: tuple[str, ...], clause_start: int = 0) -> bool:
+    """True when one of the three words before a phrase negates it ("no numbness", "not numb").
+
+    A negation does not reach across a clause ("No, I have chest pain") or a "but".
+    """
+    before = text[clause_start:start].split()
+    if "but" in before:
+        before = before[len(before) - before[::-1].index("but"):]
+    return any(word in negations for word in before[-3:])
+
+
+_CLAUSE_BREAK = re.compile(r"[,.;:!?\n]+")
+
+
+def _clauses(raw: str) -> tuple[str, list[int]]:
+    """The normalised text and where each of its clauses starts."""
+    parts = [p for p in (normalise(part) for part in _CLAUSE_BREAK.split(raw or "")) if p]
+    starts, pos = [], 0
+    for part in parts:
+        starts.append(pos)
+        pos += len(part) + 1
+    return " ".join(parts), starts
 
 
 def _pattern(phrase: str) -> str:
@@ -90,7 +108,7 @@ def _pattern(phrase: str) -> str:
 
 def scan_free_text(free_text: FreeText, raw: str) -> tuple[str, FreeTextTrigger] | None:
     """Find a red flag or a crisis in free text: ("crisis"|"emergency"|"possible", trigger) or None."""
-    text = normalise(raw)
+    text, clause_starts = _clauses(raw)
     if not text:
         return None
     groups: list[tuple[str, tuple[FreeTextTrigger, ...]]] = []
@@ -103,6 +121,7 @@ def scan_free_text(free_text: FreeText, raw: str) -> tuple[str, FreeTextTrigger]
             for phrase in trigger.phrases:
                 for match in re.finditer(_pattern(phrase), text):
                     # Crisis signposting is never suppressed by a negation word.
-                    if kind == "crisis" or not _negated(text, match.start(), free_text.negations):
+                    clause_start = max(c for c in clause_starts if c <= match.start())
+                    if kind == "crisis" or not _negated(text, match.start(), free_text.negations, clause_start):
                         return kind, trigger
     return None

@@ -202,7 +202,8 @@ class _Run:
         """Walk from node_id, saying messages, until the flow asks something or ends."""
         while node_id is not None:
             self.state = replace(self.state, steps=self.state.steps + 1, failures=0)
-            if self.state.steps > self.flow.max_steps and node_id != self.flow.on_step_limit:
+            if (self.state.steps > self.flow.max_steps and node_id != self.flow.on_step_limit
+                    and "step_limit" not in self.state.rules):  # jump once: the nodes after it count steps too
                 self.fire(Rule("step_limit", "D4", "design: a conversation that loops is treated as unsure"))
                 node_id = self.flow.on_step_limit
                 self.state = replace(self.state, resume=None)
@@ -275,8 +276,8 @@ class _Run:
             self.fire(trigger.rule)
         target = self.flow.node(trigger.goto)
         if kind == "possible" and target.type == "question":
-            if target.id in self.state.answers:
-                return False  # already answered: nothing new to ask
+            if target.id in self.state.answers or target.id == self.state.node:
+                return False  # already answered, or the very question being asked: nothing new to ask
             self.state = replace(self.state, resume=self.state.resume or resume_to)
             self.say = [u for u in self.say if u.text]  # keep what was already said
             self.prompt(target)
