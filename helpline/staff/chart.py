@@ -31,6 +31,21 @@ def nice_ceiling(value: float) -> float:
     return 10 * power
 
 
+def short_span(minutes: float) -> str:
+    """A bar's own label, in the unit a person would say: "25 min", "1.6 h", "3.2 d"."""
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / (24 * 60):.1f} d"
+
+
+def axis_steps(top: float) -> int:
+    """Gridlines at round values: 25 in fives, 20 in fives, 10 in twos."""
+    leading = top / 10 ** math.floor(math.log10(top))
+    return 4 if math.isclose(leading, 2) else 5
+
+
 def _unit(top_minutes: float) -> tuple[str, float]:
     if top_minutes > 48 * 60:
         return "days", 24 * 60
@@ -49,9 +64,10 @@ def time_to_callback_svg(tiers: Sequence[tuple[int, str]], series: Sequence[Seri
     unit, per = _unit(max(values) if values else 0)
     top = nice_ceiling(max(values) / per if values else 1)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    for i in range(5):  # gridlines and y labels
-        value = top * i / 4
-        y = TOP + plot_h - plot_h * i / 4
+    steps = axis_steps(top)
+    for i in range(steps + 1):  # gridlines and y labels
+        value = top * i / steps
+        y = TOP + plot_h - plot_h * i / steps
         ET.SubElement(svg, "line", x1=str(LEFT), x2=str(WIDTH - RIGHT), y1=f"{y:.1f}", y2=f"{y:.1f}", stroke="#b1b4b6",
                       attrib={"stroke-width": "1"})
         ET.SubElement(svg, "text", x=str(LEFT - 6), y=f"{y + 4:.1f}", attrib={"text-anchor": "end"}).text = f"{value:g}"
@@ -78,6 +94,8 @@ def time_to_callback_svg(tiers: Sequence[tuple[int, str]], series: Sequence[Seri
                                 attrib={"class": "bar", "data-tier": str(tier), "data-series": s.name,
                                         "data-minutes": f"{value:.1f}"})
             ET.SubElement(bar, "title").text = f"{tier_name}, {s.name}: {value / per:.1f} {unit}"
+            ET.SubElement(svg, "text", x=f"{x + (bar_w - 2) / 2:.1f}", y=f"{TOP + plot_h - height - 3:.1f}",
+                          attrib={"text-anchor": "middle", "font-size": "9"}).text = short_span(value)
         ET.SubElement(svg, "text", x=f"{LEFT + g * group_w + group_w / 2:.1f}", y=str(TOP + plot_h + 16),
                       attrib={"text-anchor": "middle", "font-size": "11"}).text = tier_name
     for s_index, s in enumerate(series):  # legend

@@ -173,3 +173,30 @@ def test_two_members_of_staff_race_to_claim_one_case_and_exactly_one_wins(app, s
     claims = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "claim")).all()
     assert [c.staff_id for c in claims] == [holder.id]
     assert ann.problems == [] and bob.problems == []
+
+
+def test_the_supervisor_sees_the_time_to_callback_chart_as_a_picture(app, server, browser, database_url):
+    from datetime import timedelta
+
+    from playwright.sync_api import expect
+
+    now = app.extensions["helpline"].now()
+    for n, (priority, queue, minutes, days_ago) in enumerate([
+        (1, "welfare", 25, 1), (1, "welfare", 50, 12), (2, "welfare", 40, 2), (3, "clinical", 70, 3),
+        (4, "clinical", 95, 1), (4, "clinical", 150, 20), (5, "clinical", 1300, 4), (6, "general", 900, 25),
+    ]):
+        created = now - timedelta(days=days_ago)
+        db.session.add(Callback(phone=f"+4479111234{n:02d}", queue=queue, priority=priority, reasons=["seeded"],
+                                channel="sms", status="done", due_at=created + timedelta(hours=2), created_at=created,
+                                updated_at=created, first_attempt_at=created + timedelta(minutes=minutes)))
+    db.session.commit()
+    staff(app, "sue@example.org", "Sue", role="supervisor")
+    page = new_page(browser)
+    sign_in(page, server, "sue@example.org")
+    page.click("text=Supervisor")
+    chart = page.locator("img[src$='time-to-callback.svg']")
+    expect(chart).to_be_visible()
+    page.wait_for_function("document.querySelector(\"img[src$='time-to-callback.svg']\").complete")
+    assert page.evaluate("document.querySelector(\"img[src$='time-to-callback.svg']\").naturalWidth") == 760
+    shot(page, "staff-supervisor", database_url)
+    assert page.problems == []

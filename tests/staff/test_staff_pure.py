@@ -1,12 +1,13 @@
 """Pure rules: login back-off, queue deadlines, role access, the chart's numbers and picture."""
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
 
 import pytest
 
-from helpline.staff.chart import Series, nice_ceiling, time_to_callback_svg
+from helpline.staff.chart import Series, axis_steps, nice_ceiling, short_span, time_to_callback_svg
 from helpline.staff.reports import local_midnight, percentile
 from helpline.staff.settings import DEFAULT_QUEUES, StaffSettings, login_delay
 
@@ -70,6 +71,19 @@ def test_a_queue_naming_an_unknown_role_is_refused():
                                        (999, 1000)])
 def test_axis_tops_are_round_numbers(value, top):
     assert nice_ceiling(value) == pytest.approx(top)
+
+
+@pytest.mark.parametrize("minutes,label", [(0, "0 min"), (25, "25 min"), (89, "89 min"), (95, "1.6 h"),
+                                           (1300, "21.7 h"), (3 * 24 * 60, "3.0 d")])
+def test_bars_are_labelled_in_everyday_units(minutes, label):
+    assert short_span(minutes) == label
+
+
+@pytest.mark.parametrize("top,steps", [(1, 5), (2, 4), (2.5, 5), (5, 5), (10, 5), (20, 4), (25, 5), (50, 5), (200, 4)])
+def test_gridlines_fall_on_round_values(top, steps):
+    assert axis_steps(top) == steps
+    step = top / steps
+    assert step / 10 ** math.floor(math.log10(step)) in (1, 2, 5)
 
 
 @pytest.mark.parametrize("values,fraction,expected", [
