@@ -185,3 +185,22 @@ def test_notes_need_words(login, make_staff, make_item):
     assert b"Write something" in browser.post(f"/staff/cases/{item.id}/notes", data={"body": ""},
                                               follow_redirects=True).data
     assert db.session.scalar(select(CaseNote)) is None
+
+
+def test_triage_outcomes_land_on_their_queues_and_each_role_sees_its_own(twilio, login, make_staff):
+    Texter(twilio, number="+447911123456").send("I collapsed")  # D1: welfare
+    enquiry = Texter(twilio, number="+447911123457")
+    enquiry.send("hello")
+    enquiry.send("3")  # menu option 3: ask us to call about something else
+    caller = Caller(twilio, number="+447911123458")
+    caller.call()
+    walk(caller, {"d4_one_leg": "1"})  # D4: clinical
+    queues = {c.phone: c.queue for c in db.session.scalars(select(Callback))}
+    assert queues == {"+447911123456": "welfare", "+447911123457": "general", "+447911123458": "clinical"}
+    seen = {}
+    for role in ("call_handler", "clinician"):
+        html = login(make_staff(role=role)).get("/staff/").data.decode()
+        seen[role] = {label for label in ("Welfare checks", "General enquiries", "Clinical callbacks")
+                      if f"<small>{label}</small>" in html}
+    assert seen == {"call_handler": {"Welfare checks", "General enquiries"},
+                    "clinician": {"Welfare checks", "General enquiries", "Clinical callbacks"}}
