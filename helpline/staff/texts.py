@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from .. import notify
 from ..models import Callback
 
 
@@ -11,5 +12,9 @@ def queue_for_missed_callback(item: Callback, final: bool, now: datetime) -> Non
 
     After a try that did not reach them and will be repeated: "we tried to call you"; after the
     last try: the safety net (we could not reach you; when to call 999, go to A&E or call 111).
-    The outbound-messages outbox (helpline.notify) adds its rows here, to go after commit.
+    The outbox (helpline.notify) sends them after commit and skips withheld and opted-out numbers.
     """
+    if final:
+        notify.queue_unreachable_safety_net(item, now)
+    else:
+        notify.queue_missed_call_text(item, now, attempt=item.attempts)

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from helpline.db import db
 from helpline.models import Callback
+from helpline.notify import Outbox
 from helpline.staff import queue
 from helpline.staff.models import AuditEvent, CallbackAttempt, CallbackOutcome, CaseNote
 from helpline.staff.queue import Invalid, NotAllowed, NotFound, NotHolder, QueueFilter, Taken
@@ -134,6 +135,11 @@ def test_failed_attempts_come_back_30_minutes_later_then_go_to_a_supervisor(app,
     item = fresh(item)
     assert (item.status, item.attempts, item.unreachable_at, item.claimed_by_id) == ("unreachable", 3, moment, None)
     assert item.first_attempt_at == app.extensions["helpline"].now() - timedelta(minutes=60)
+    # The person hears from us each time: twice "we tried to call you", then the safety net.
+    texts = db.session.scalars(select(Outbox).where(Outbox.callback_id == item.id).order_by(Outbox.id)).all()
+    assert [t.kind for t in texts] == ["missed_call", "missed_call", "unreachable_safety_net"]
+    assert all(t.to_number == item.phone for t in texts)
+    assert "999" in texts[-1].body
     assert "unreachable" in audit_actions()
 
 
