@@ -6,32 +6,17 @@ each test starts from empty tables.
 from __future__ import annotations
 
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 from sqlalchemy import text
-from twilio.request_validator import RequestValidator
 
 from helpline import create_app
 from helpline.db import db
+from support import BASE, OPEN_TIME, TOKEN, Clock, sign  # noqa: F401  (re-exported for older imports)
 
-TOKEN = "test-auth-token-0123456789abcdef"
-BASE = "https://helpline.example.org"
 PG_ENV = "HELPLINE_TEST_DATABASE_URL"
-# A Wednesday in term time, 10:00 in London: the help line is open.
-OPEN_TIME = datetime(2026, 11, 18, 10, 0)
-
-
-class Clock:
-    """A settable clock for the app (naive UTC)."""
-
-    def __init__(self, now: datetime = OPEN_TIME):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def _database_url(kind: str, tmp_path_factory) -> str:
@@ -108,10 +93,6 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
-
-
-def sign(path: str, params: dict[str, Any]) -> str:
-    return RequestValidator(TOKEN).compute_signature(BASE + path, params)
 
 
 @pytest.fixture

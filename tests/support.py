@@ -4,8 +4,32 @@ from __future__ import annotations
 import itertools
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable
 from urllib.parse import urlsplit
+
+from twilio.request_validator import RequestValidator
+
+TOKEN = "test-auth-token-0123456789abcdef"
+BASE = "https://helpline.example.org"
+# A Wednesday in November, 10:00 in London: the help line is open.
+OPEN_TIME = datetime(2026, 11, 18, 10, 0)
+
+
+class Clock:
+    """A settable clock for the app (naive UTC)."""
+
+    def __init__(self, now: datetime = OPEN_TIME):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def sign(path: str, params: dict[str, Any]) -> str:
+    """The X-Twilio-Signature Twilio would send for a POST to this path."""
+    return RequestValidator(TOKEN).compute_signature(BASE + path, params)
+
 
 _ids = itertools.count(1)
 

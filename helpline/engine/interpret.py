@@ -56,6 +56,9 @@ def answer_for(node: Node, raw: str) -> str | None:
         for answer, words in YES_NO_WORDS.items():
             if text in words:
                 return answer
+        leading = _leading_answer(text)
+        if leading:
+            return leading
         if len(text.split()) <= 4:
             for answer, words in PARTIAL_WORDS:
                 if any(_whole(w, text) for w in words):
@@ -75,14 +78,30 @@ def answer_for(node: Node, raw: str) -> str | None:
     return None
 
 
+def _leading_answer(text: str) -> str | None:
+    """A reply that opens with its answer: "yes I have numbness down there", "not sure really"."""
+    if any(_whole(w, text) for w in dict(PARTIAL_WORDS)["not_sure"]):
+        return "not_sure"  # any doubt counts as not sure (P5)
+    for answer, words in PARTIAL_WORDS:
+        for word in words:
+            if text == word or text.startswith(word + " "):
+                rest = " ".join(text[len(word):].split())
+                opposite = dict(PARTIAL_WORDS)["no" if answer == "yes" else "yes"]
+                if any(_whole(w, rest) for w in opposite):
+                    return None  # "yes and no" is no answer at all
+                return answer
+    return None
+
+
 def _negated(text: str, start: int, negations: tuple[str, ...], clause_start: int = 0) -> bool:
     """True when one of the three words before a phrase negates it ("no numbness", "not numb").
 
     A negation does not reach across a clause ("No, I have chest pain") or a "but".
     """
     before = text[clause_start:start].split()
-    if "but" in before:
-        before = before[len(before) - before[::-1].index("but"):]
+    for breaker in ("but", "and", "now", "though"):
+        if breaker in before:
+            before = before[len(before) - before[::-1].index(breaker):]
     return any(word in negations for word in before[-3:])
 
 

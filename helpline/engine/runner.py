@@ -319,6 +319,41 @@ def _prompt_text(run: _Run, node: Node) -> str:
     return text
 
 
+def _yes_is_more_urgent(node: Node, answer: str | None, trigger) -> bool:
+    """ "yes, numb bum" at a 999 question: the yes (D1) outranks the free-text trigger (D2)."""
+    if answer != "yes" or node.yes is None:
+        return False
+    raised = trigger.rule.disposition if trigger.rule else triage.BASELINE
+    return triage.is_more_urgent(node.yes.disposition, raised)
+
+
+_PRE_TRIAGE: dict[int, frozenset[str]] = {}
+
+
+def _pre_triage(flow: Flow) -> frozenset[str]:
+    """Nodes reached from the start without passing the first triage question (the main menu and its branches)."""
+    key = id(flow)
+    if key not in _PRE_TRIAGE:
+        seen: set[str] = set()
+        todo = [flow.start]
+        while todo:
+            node_id = todo.pop()
+            if node_id in seen or node_id == flow.triage_start or node_id not in flow.nodes:
+                continue
+            seen.add(node_id)
+            node = flow.nodes[node_id]
+            todo.extend(t for t in (node.next, *(o.next for o in node.options), *node.routes.values()) if t)
+        _PRE_TRIAGE[key] = frozenset(seen)
+    return _PRE_TRIAGE[key]
+
+
+def _resume_point(flow: Flow, node_id: str) -> str:
+    """Where to go back to after a free-text jump: a red flag mentioned at the menu starts the triage."""
+    if flow.triage_start and node_id in _pre_triage(flow):
+        return flow.triage_start
+    return node_id
+
+
 def step(flow: Flow, state: State, inp: Input, ctx: Context) -> Turn:
     """Take one input at the node the conversation is waiting on."""
     if state.ended or state.node is None:
@@ -329,17 +364,19 @@ def step(flow: Flow, state: State, inp: Input, ctx: Context) -> Turn:
         run.events.append(Reprompted(node.id, "repeat"))
         run.prompt(node)
         return Turn(run.state, run.say, run.ask, run.events)
+    answer = answer_for(node, inp.value) if inp.kind in ("key", "text") else None
+    resume_to = _resume_point(flow, node.id)
     if inp.kind == "text":
         hit = scan_free_text(flow.free_text, inp.value)
-        if hit and hit[0] in ("crisis", "emergency") and run.free_text(inp.value, node.id):
-            return Turn(run.state, run.say, run.ask, run.events)
-    answer = answer_for(node, inp.value) if inp.kind in ("key", "text") else None
+        if hit and hit[0] in ("crisis", "emergency") and not _yes_is_more_urgent(node, answer, hit[1]):
+            if run.free_text(inp.value, resume_to):
+                return Turn(run.state, run.say, run.ask, run.events)
     if answer is None and inp.kind == "text":
         if is_repeat(inp.value):
             run.events.append(Reprompted(node.id, "repeat"))
             run.prompt(node)
             return Turn(run.state, run.say, run.ask, run.events)
-        if run.free_text(inp.value, node.id):
+        if run.free_text(inp.value, resume_to):
             return Turn(run.state, run.say, run.ask, run.events)
     if answer is None:
         failures = state.failures + 1

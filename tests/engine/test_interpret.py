@@ -34,8 +34,10 @@ QUESTION = FLOW.node("d1_chest")
         ("I don\u2019t know", "not_sure"), ("I don\u2019t", "no"), ("\u201cyes\u201d", "yes"),
         # empty and unrelated
         ("", None), ("   ", None), ("...", None), ("my back hurts", None),
-        # a long reply is not guessed at
-        ("yes I think so but only a little bit", None),
+        # a long reply counts when it opens with its answer
+        ("yes I think so but only a little bit", "yes"),  # a reply that opens with its answer
+        ("yes I have numbness down there", "yes"),
+        ("no, nothing like that at all really", "no"),
     ],
 )
 def test_answer_for_a_question(raw, expected):

@@ -38,7 +38,7 @@ def test_unsigned_and_tampered_webhooks_are_refused(client, twilio):
     assert client.post("/voice", data=params).status_code == 403
     assert client.post("/sms", data={"Body": "hi", "From": "+447911123456"},
                        headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"}).status_code == 403
-    from conftest import sign
+    from support import sign
     signature = sign("/sms", {"Body": "hi", "From": "+447911123456"})
     tampered = client.post("/sms", data={"Body": "hi there", "From": "+447911123456"},
                            headers={"X-Twilio-Signature": signature})

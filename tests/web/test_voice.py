@@ -182,7 +182,7 @@ def test_fallback_answers_without_the_database(client, app, monkeypatch):
 
 
 def test_signature_survives_percent_encoded_query_strings(twilio, client):
-    from conftest import sign
+    from support import sign
 
     params = {"CallSid": "CA" + "e" * 32, "From": "+447911123456"}
     path = "/voice?note=it%27s%20me"
