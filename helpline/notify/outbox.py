@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -134,8 +134,11 @@ def catch_up(row: Outbox, now: datetime) -> None:
     """Apply status callbacks that arrived before the worker had stored the row's MessageSid."""
     if not row.message_sid:
         return
+    # A callback cannot come before the send began; the time bound keeps this on created_at's index.
+    since = (row.sending_at or row.created_at) - timedelta(minutes=5)
     logged = db.session.scalars(
-        select(Interaction.body).where(Interaction.kind == "status", Interaction.external_id == row.message_sid)
+        select(Interaction.body).where(Interaction.created_at >= since, Interaction.kind == "status",
+                                       Interaction.external_id == row.message_sid)
         .order_by(Interaction.id)
     ).all()
     for body in logged:

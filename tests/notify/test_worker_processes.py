@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -90,12 +91,14 @@ def test_two_workers_at_once_send_every_text_exactly_once(app, database_url):
     with FakeTwilioServer() as fake:
         fake.before_create = both_sending
         env = _env(database_url, fake)
+        started = time.monotonic()
         first, second = _worker(env), _worker(env)
         outputs = [_finish(first), _finish(second)]
+        elapsed = time.monotonic() - started
         assert overlapped.is_set()
         _assert_each_sent_once(fake, ids)
     sent = [int(re.search(r"sent (\d+),", out).group(1)) for out in outputs]
-    print(f"texts sent by each worker: {sent}")
+    print(f"two workers: {sent} texts each, 200 in {elapsed:.1f} s including start-up")
     assert sum(sent) == 200 and min(sent) > 0
 
 
