@@ -144,7 +144,8 @@ class Worker:
         while True:
             candidates = db.session.scalars(
                 select(Outbox.id).where(Outbox.status == PENDING, Outbox.next_attempt_at <= now)
-                .order_by(Outbox.next_attempt_at, Outbox.id).limit(5)
+                # One at a time: locking more would hide rows from other workers while we send.
+                .order_by(Outbox.next_attempt_at, Outbox.id).limit(1)
                 .with_for_update(skip_locked=True)
             ).all()
             if not candidates:
