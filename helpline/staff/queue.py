@@ -16,7 +16,7 @@ from ..db import db
 from ..models import Callback
 from . import audit, texts
 from .models import CallbackAttempt, CallbackOutcome, CaseNote, Staff
-from .settings import TIERS, StaffSettings
+from .settings import StaffSettings, tier, tier_name
 
 SUPERVISOR = "supervisor"
 WORKING = ("open", "claimed")  # on the queue; "unreachable" items wait for a supervisor
@@ -94,16 +94,13 @@ class QueueRow:
     overdue: bool
     waiting: timedelta
     holder: str | None
-    tier: str
+    tier: int
+    tier_name: str
     retry_at: datetime | None  # set while a failed item waits for its next try
 
     @property
     def id(self) -> int:
         return self.item.id
-
-
-def tier_label(priority: int) -> str:
-    return TIERS.get(priority, f"Tier {priority}")
 
 
 def visible_statuses(staff: Staff) -> tuple[str, ...]:
@@ -123,21 +120,20 @@ def list_items(settings: StaffSettings, staff: Staff, flt: QueueFilter, now: dat
         query = query.where(Callback.claimed_by_id == staff.id)
     if flt.unclaimed:
         query = query.where(Callback.claimed_by_id.is_(None))
-    if flt.tier is not None:
-        query = query.where(Callback.priority == flt.tier)
     rows = []
     for item in db.session.scalars(query):
         deadline = settings.deadline(item.queue, item.created_at, item.due_at)
         retry_at = item.next_attempt_at if item.next_attempt_at and item.next_attempt_at > now else None
         row = QueueRow(
             item=item, deadline=deadline, overdue=deadline < now, waiting=now - item.created_at,
-            holder=item.claimed_by.name if item.claimed_by else None, tier=tier_label(item.priority),
-            retry_at=retry_at,
+            holder=item.claimed_by.name if item.claimed_by else None,
+            tier=tier(item.queue, item.disposition, item.priority),
+            tier_name=tier_name(item.queue, item.disposition, item.priority), retry_at=retry_at,
         )
-        if flt.overdue and not row.overdue:
+        if (flt.overdue and not row.overdue) or (flt.tier is not None and row.tier != flt.tier):
             continue
         rows.append(row)
-    rows.sort(key=lambda r: (r.item.priority, r.retry_at or r.deadline, r.item.id))
+    rows.sort(key=lambda r: (r.tier, r.retry_at or r.deadline, r.item.id))
     return rows
 
 

@@ -11,13 +11,13 @@ from sqlalchemy.orm import selectinload
 
 from ..db import db
 from ..models import Callback
-from .queue import WORKING, tier_label
-from .settings import TIERS, StaffSettings
+from .queue import WORKING
+from .settings import TIERS, StaffSettings, tier
 
 
 @dataclass(frozen=True)
 class TierCount:
-    priority: int
+    tier: int
     label: str
     open: int
     claimed: int
@@ -57,11 +57,14 @@ def local_midnight(now: datetime, tz: str) -> datetime:
 def overview(settings: StaffSettings, now: datetime) -> Overview:
     counts = {p: {"open": 0, "claimed": 0, "unreachable": 0} for p in TIERS}
     rows = db.session.execute(
-        select(Callback.priority, Callback.status, func.count())
-        .where(Callback.status.in_((*WORKING, "unreachable"))).group_by(Callback.priority, Callback.status))
-    for priority, status, n in rows:
-        counts.setdefault(priority, {"open": 0, "claimed": 0, "unreachable": 0})[status] = n
-    tiers = [TierCount(p, tier_label(p), c["open"], c["claimed"], c["unreachable"]) for p, c in sorted(counts.items())]
+        select(Callback.queue, Callback.disposition, Callback.priority, Callback.status, func.count())
+        .where(Callback.status.in_((*WORKING, "unreachable")))
+        .group_by(Callback.queue, Callback.disposition, Callback.priority, Callback.status))
+    for queue, disposition, priority, status, n in rows:
+        level = tier(queue, disposition, priority)
+        counts.setdefault(level, {"open": 0, "claimed": 0, "unreachable": 0})[status] += n
+    tiers = [TierCount(p, TIERS.get(p, f"Tier {p}"), c["open"], c["claimed"], c["unreachable"])
+             for p, c in sorted(counts.items())]
     oldest = db.session.scalars(
         select(Callback).where(Callback.status == "open").order_by(Callback.created_at, Callback.id).limit(1)).first()
     midnight = local_midnight(now, settings.timezone)
@@ -74,10 +77,11 @@ def overview(settings: StaffSettings, now: datetime) -> Overview:
         deadline = settings.deadline(item.queue, item.created_at, item.due_at)
         if midnight <= deadline <= now and (item.first_attempt_at is None or item.first_attempt_at > deadline):
             breaches.append(Breach(item, deadline, item.first_attempt_at))
-    breaches.sort(key=lambda b: (b.item.priority, b.deadline))
-    unreachable = db.session.scalars(
-        select(Callback).where(Callback.status == "unreachable")
-        .options(selectinload(Callback.claimed_by)).order_by(Callback.priority, Callback.unreachable_at)).all()
+    breaches.sort(key=lambda b: (tier(b.item.queue, b.item.disposition, b.item.priority), b.deadline))
+    unreachable = sorted(
+        db.session.scalars(select(Callback).where(Callback.status == "unreachable")
+                           .options(selectinload(Callback.claimed_by))),
+        key=lambda i: (tier(i.queue, i.disposition, i.priority), i.unreachable_at or i.created_at))
     return Overview(tiers=tiers, oldest=oldest, oldest_waiting=(now - oldest.created_at) if oldest else None,
                     breaches_today=breaches, unreachable=list(unreachable))
 
@@ -93,10 +97,12 @@ def time_to_callback(now: datetime, days: int) -> dict[int, Stats]:
     """Per tier: minutes from joining the queue to the first call, for items first called in the last `days`."""
     since = now - timedelta(days=days)
     rows = db.session.execute(
-        select(Callback.priority, Callback.created_at, Callback.first_attempt_at)
+        select(Callback.queue, Callback.disposition, Callback.priority, Callback.created_at,
+               Callback.first_attempt_at)
         .where(Callback.first_attempt_at.is_not(None), Callback.first_attempt_at >= since,
                Callback.first_attempt_at <= now))
     minutes: dict[int, list[float]] = {}
-    for priority, created, first in rows:
-        minutes.setdefault(priority, []).append(max((first - created).total_seconds(), 0) / 60)
+    for queue, disposition, priority, created, first in rows:
+        waited = max((first - created).total_seconds(), 0) / 60
+        minutes.setdefault(tier(queue, disposition, priority), []).append(waited)
     return {p: Stats(len(v), statistics.median(v), percentile(v, 0.9)) for p, v in sorted(minutes.items())}

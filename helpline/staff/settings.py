@@ -39,7 +39,7 @@ DEFAULT_QUEUES: dict[str, dict[str, Any]] = {
 
 # Urgency tiers as helpline.callbacks.PRIORITY sets them: 1 is the most urgent.
 TIERS = {
-    1: "D1 called 999",
+    1: "D1 called 999 or crisis",
     2: "D2 sent to A&E",
     3: "D3 GP or 111 today",
     4: "D4 urgent callback",
@@ -109,6 +109,20 @@ class StaffSettings:
     def deadline(self, queue: str, created_at: datetime, due_at: datetime) -> datetime:
         spec = self.queues.get(queue)
         return spec.deadline(created_at, due_at) if spec else due_at
+
+
+def tier(queue: str, disposition: str | None, priority: int) -> int:
+    """The urgency tier staff work to. The triage stores a crisis welfare check (no disposition) at
+    priority 6, with general enquiries; someone told to call 999 is tier 1 here."""
+    if queue == "welfare" and disposition is None:
+        return 1
+    return priority
+
+
+def tier_name(queue: str, disposition: str | None, priority: int) -> str:
+    if queue == "welfare" and disposition is None:
+        return "Crisis: welfare check"
+    return TIERS.get(priority, f"Tier {priority}")
 
 
 def login_delay(failures: int) -> timedelta | None:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from helpline.db import db
 from helpline.staff.auth import AccountError, LoginRefused, authenticate, create_staff, unlock
 from helpline.staff.auth import hasher as PRODUCTION_HASHER  # imported before the tests swap in a cheap one
-from helpline.staff.models import AuditEvent, Staff
+from helpline.staff.models import AuditEvent
 from staffkit import *  # noqa: F401,F403  (fixtures and helpers)
 
 

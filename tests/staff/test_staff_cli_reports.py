@@ -54,7 +54,7 @@ def test_tier_counts_and_the_oldest_unclaimed(settings, make_staff, make_item, n
 
     queue.claim(settings, make_staff(), claimed.id, now)
     overview = reports.overview(settings, now)
-    by_tier = {t.priority: (t.open, t.claimed, t.unreachable) for t in overview.tiers}
+    by_tier = {t.tier: (t.open, t.claimed, t.unreachable) for t in overview.tiers}
     assert by_tier[1] == (1, 0, 0) and by_tier[4] == (1, 1, 0) and by_tier[5] == (0, 0, 0)
     assert overview.oldest.id == oldest.id and overview.oldest_waiting == timedelta(hours=3)
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from helpline.db import db
 from helpline.models import Callback
 from helpline.notify import Outbox
-from helpline.staff import queue
+from helpline.staff import queue, reports
 from helpline.staff.models import AuditEvent, CallbackAttempt, CallbackOutcome, CaseNote
 from helpline.staff.queue import Invalid, NotAllowed, NotFound, NotHolder, QueueFilter, Taken
 from staffkit import *  # noqa: F401,F403  (fixtures and helpers)
@@ -247,6 +247,18 @@ def test_the_queue_is_ordered_by_tier_then_due_time(settings, make_staff, make_i
     make_item(status="done")
     rows = queue.list_items(settings, boss, QueueFilter(), now)
     assert [r.id for r in rows] == [d1.id, d4_soon.id, d4_late.id, d5.id, general.id]
+
+
+def test_a_crisis_welfare_check_is_worked_as_tier_1(settings, make_staff, make_item, now):
+    """The triage stores crisis signposting as a welfare item with no disposition at priority 6."""
+    d4 = make_item(priority=4, due_in=timedelta(minutes=30))
+    crisis = make_item(queue="welfare", priority=6, disposition=None, reasons=["welfare"], due_in=timedelta(hours=1))
+    rows = queue.list_items(settings, make_staff(), QueueFilter(), now)
+    assert [(r.id, r.tier, r.tier_name) for r in rows] == [(crisis.id, 1, "Crisis: welfare check"),
+                                                          (d4.id, 4, "D4 urgent callback")]
+    assert [r.id for r in queue.list_items(settings, make_staff(), QueueFilter(tier=1), now)] == [crisis.id]
+    counts = {t.tier: t.open for t in reports.overview(settings, now).tiers}
+    assert counts[1] == 1 and counts[6] == 0
 
 
 def test_a_failed_item_waits_its_turn_by_next_try_time(settings, make_staff, make_item, now):

@@ -18,7 +18,7 @@ from ...staff import audit, calls, queue, reports, timeline
 from ...staff.auth import LoginRefused, authenticate, csrf, record_logout, role_required
 from ...staff.chart import Series, time_to_callback_svg
 from ...staff.queue import QueueError, QueueFilter
-from ...staff.settings import ROLE_LABELS, TIERS
+from ...staff.settings import ROLE_LABELS, TIERS, tier, tier_name
 from .forms import (ActionForm, AttemptForm, AuditFilterForm, LoginForm, MoveForm, NoteForm, OutcomeForm,
                     ReassignForm)
 
@@ -28,7 +28,7 @@ PUBLIC_ENDPOINTS = {"dashboard.login"}
 FRAGMENT_ENDPOINTS = {"dashboard.queue_rows"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
-CHART_TIERS = [(p, code) for p, code in zip(TIERS, ("D1", "D2", "D3", "D4", "D5", "General"))]
+CHART_TIERS = [(p, code) for p, code in zip(TIERS, ("D1, crisis", "D2", "D3", "D4", "D5", "General"))]
 
 
 def _now() -> datetime:
@@ -94,6 +94,16 @@ def span(delta: timedelta | None) -> str:
     if hours:
         return f"{hours} h {mins:02d} min"
     return f"{mins} min"
+
+
+@bp.app_template_filter("staff_tier")
+def item_tier(item) -> int:
+    return tier(item.queue, item.disposition, item.priority)
+
+
+@bp.app_template_filter("staff_tier_name")
+def item_tier_name(item) -> str:
+    return tier_name(item.queue, item.disposition, item.priority)
 
 
 @bp.app_template_filter("staff_masked")
