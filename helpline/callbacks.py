@@ -14,6 +14,13 @@ from .service import Helpline
 PRIORITY = {"D1": 1, "D2": 2, "D3": 3, "D4": 4, "D5": 5, None: 6}
 
 
+def priority_of(queue: str, disposition: str | None) -> int:
+    """A crisis welfare check (no disposition: self-harm) is as urgent as a 999 case."""
+    if queue == "welfare" and disposition is None:
+        return 1
+    return PRIORITY[disposition] if queue != "general" else PRIORITY[None]
+
+
 def due_time(hl: Helpline, queue: str, disposition: str | None, now: datetime) -> datetime:
     """When a callback falls due: welfare checks at once, urgent ones in opening hours, routine in working days."""
     if queue == "welfare":
@@ -32,7 +39,7 @@ def request_callback(
     Adds to the session; the caller commits.
     """
     phone = phone if phone is not None else conversation.caller
-    priority = PRIORITY[disposition] if queue != "general" else PRIORITY[None]
+    priority = priority_of(queue, disposition)
     due = due_time(hl, queue, disposition, now)
     existing = None
     if phone is not None:

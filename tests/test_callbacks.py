@@ -114,3 +114,13 @@ def test_the_database_refuses_two_open_items_for_one_number(app):
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
+
+
+def test_a_crisis_welfare_check_is_top_priority(twilio):
+    texter = Texter(twilio)
+    texter.send("hello")
+    texter.send("3")  # a general enquiry first
+    texter.send("hi")
+    texter.send("I want to end my life")
+    item = db.session.scalar(select(Callback))
+    assert (item.queue, item.disposition, item.priority) == ("welfare", None, 1)
