@@ -36,7 +36,8 @@ def callback(conv: Conversation, *, status: str = "open", queue: str = "clinical
     item = Callback(phone=conv.caller, conversation_id=conv.id, queue=queue, disposition=disposition,
                     priority={"D1": 1, "D2": 2, "D3": 3, "D4": 4, "D5": 5}.get(disposition or "", 6),
                     reasons=["d4_one_leg"], channel=conv.channel, status=status, due_at=created + timedelta(hours=2),
-                    created_at=created, updated_at=updated or created)
+                    created_at=created, updated_at=updated or created,
+                    closed_at=(updated or created) if status == "done" else None)
     db.session.add(item)
     db.session.flush()
     return item
@@ -73,3 +74,13 @@ _staff_made = [0]
 def _next_staff() -> int:
     _staff_made[0] += 1
     return _staff_made[0]
+
+
+def text(to: str, status: str, at: datetime, callback_id: int | None = None):
+    from helpline.notify.models import Outbox
+
+    row = Outbox(kind="missed_call", to_number=to, body="Help line 02380 248725: we tried to call you.",
+                 encoding="GSM-7", segments=1, status=status, callback_id=callback_id, created_at=at, updated_at=at,
+                 next_attempt_at=at)
+    db.session.add(row)
+    return row

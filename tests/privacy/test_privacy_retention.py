@@ -6,13 +6,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from conftest import OPEN_TIME
+from support import OPEN_TIME
 from helpline.db import db
 from helpline.models import Callback, Conversation, Interaction, OptOut
 from helpline.privacy import cli as privacy_cli
 from helpline.privacy.models import DataProtectionEvent
 from helpline.privacy.retention import Retention, plan, purge
-from privacy_rows import callback, conversation, keyword, opt_out
+from helpline.notify.models import Outbox
+from helpline.staff.models import AuditEvent, CallbackAttempt, CallbackOutcome, CaseNote
+from privacy_rows import callback, conversation, keyword, make_staff, opt_out, text
 
 NOW = OPEN_TIME
 OLD = NOW - timedelta(days=400)  # past every default period but the audit trail's
@@ -69,6 +71,20 @@ def _world():
         "unreachable": callback(rows["unreachable"], status="unreachable", disposition="D4"),
         "closed_case": callback(rows["closed_case"], status="done", updated=OLD + timedelta(days=1)),
     }
+    nurse = make_staff("clinician", "Nurse")
+    for name in ("closed_case", "open_case"):
+        item = callbacks[name]
+        db.session.add(CaseNote(callback_id=item.id, staff_id=nurse.id, body=f"note on {name}", created_at=OLD))
+        db.session.add(CallbackOutcome(callback_id=item.id, staff_id=nurse.id, outcome="no_answer",
+                                       note=f"outcome note on {name}", created_at=OLD))
+        db.session.add(CallbackAttempt(callback_id=item.id, staff_id=nurse.id, method="dialler",
+                                       call_sid=f"CA{item.id:032d}", result="no_answer", started_at=OLD))
+    text("+447700900001", "delivered", OLD)  # sent long ago: goes
+    text("+447700900002", "pending", OLD)  # never sent (a worker may yet): stays
+    text("+447700900003", "delivered", RECENT)
+    db.session.add(AuditEvent(at=NOW - timedelta(days=800), staff_id=nurse.id, action="view_case", phone="+447700900001",
+                              detail={}))
+    db.session.add(AuditEvent(at=OLD, staff_id=nurse.id, action="view_case", phone="+447700900008", detail={}))
     keyword("STOP", OLD)
     keyword("HELP", RECENT)
     opt_out("+447700900010", True, OLD)  # still opted out: kept however old
@@ -93,6 +109,8 @@ def test_dry_run_counts_and_changes_nothing(app):
         "conversations": 3,  # old, old_voice, closed_case
         "callbacks": 1,  # closed_case
         "opt_ins": 1,
+        "outbox": 1,
+        "audit_trail": 1,  # 800 days old; the 400-day-old event stays for the 730-day audit period
         "data_protection_log": 0,
     }
     assert (count(Interaction), count(Conversation, Conversation.caller.is_not(None)), count(OptOut)) == before
@@ -102,8 +120,8 @@ def test_dry_run_counts_and_changes_nothing(app):
 def test_purge_deletes_transcripts_anonymises_and_keeps_what_open_cases_need(app, batch):
     rows, callbacks = _world()
     report = purge(retention(app, batch=batch), NOW, actor="test")
-    assert report.counts() == {"interactions": 17, "conversations": 3, "callbacks": 1, "opt_ins": 1,
-                               "data_protection_log": 0}
+    assert report.counts() == {"interactions": 17, "conversations": 3, "callbacks": 1, "opt_ins": 1, "outbox": 1,
+                               "audit_trail": 1, "data_protection_log": 0}
 
     for name in ("old", "old_voice", "closed_case"):
         conv = db.session.get(Conversation, rows[name].id)
@@ -120,6 +138,15 @@ def test_purge_deletes_transcripts_anonymises_and_keeps_what_open_cases_need(app
         assert db.session.get(Callback, callbacks[name].id).phone is not None
     closed = db.session.get(Callback, callbacks["closed_case"].id)
     assert closed.phone is None and closed.status == "done" and closed.disposition == "D5"
+    # Staff's free text goes with the closed case's number; the open case keeps all of it.
+    assert [n.body for n in db.session.scalars(select(CaseNote))] == ["note on open_case"]
+    assert {(o.callback_id, o.note) for o in db.session.scalars(select(CallbackOutcome))} == {
+        (closed.id, None), (callbacks["open_case"].id, "outcome note on open_case")}
+    assert {(a.callback_id, a.call_sid is None) for a in db.session.scalars(select(CallbackAttempt))} == {
+        (closed.id, True), (callbacks["open_case"].id, False)}
+    assert sorted(t.to_number for t in db.session.scalars(select(Outbox))) == ["+447700900002", "+447700900003"]
+    assert [e.phone for e in db.session.scalars(select(AuditEvent).where(AuditEvent.action == "view_case"))] == [
+        "+447700900008"]
     assert count(Interaction, Interaction.conversation_id.is_(None)) == 1  # HELP from 3 days ago
     assert {o.phone for o in db.session.scalars(select(OptOut))} == {"+447700900010", "+447700900012"}
 
@@ -176,7 +203,7 @@ def test_cli_apply_with_a_progress_bar(app, runner, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "Purging" in result.output  # the bar's label (the runner mixes stderr in)
     assert "deleted                 17  interactions" in result.output
-    assert "Purged 22 record(s)." in result.output
+    assert "Purged 24 record(s)." in result.output
     assert db.session.scalars(select(DataProtectionEvent)).one().actor == "nightly job"
 
 
