@@ -53,7 +53,7 @@ def test_p2_tiers_are_asked_most_urgent_first(twilio, flow):
     texter = Texter(twilio)
     texter.send("hi")
     walk(texter)
-    asked = db.session.scalars(select(Interaction.node).where(Interaction.direction == "out")).all()
+    asked = db.session.scalars(select(Interaction.node).where(Interaction.direction == "out").order_by(Interaction.id)).all()
     tiers = [flow.node(n).tier for n in asked if n in flow.nodes and flow.node(n).type == "question"]
     assert tiers == sorted(tiers, key=triage.RANK.get) and len(set(tiers)) == 5
 

@@ -108,6 +108,10 @@ def test_a_negated_symptom_is_not_a_red_flag(twilio):
     texter.send("hello")
     texter.send("1")
     reply = texter.send("no numbness and I don't have chest pain")
+    assert "serious accident" in reply  # read as "no", and no emergency
+    conv = db.session.scalar(select(Conversation))
+    assert conv.disposition is None and conv.answers["d1_chest"] == "no"
+    reply = texter.send("not numb, never had chest pain")
     assert "Sorry, I did not understand" in reply
     assert db.session.scalar(select(Conversation)).disposition is None
 
