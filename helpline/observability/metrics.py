@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from ..db import db
 from ..models import Callback, Conversation
+from ..notify.models import PENDING, SENDING, UNKNOWN, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ ERRORS = Counter(
 )
 PROCESS_METRICS = (REQUEST_LATENCY, RESPONSES, ERRORS)
 
-OPEN_STATUSES_FOR_QUEUE = ("open", "claimed")
+OPEN_STATUSES_FOR_QUEUE = ("open", "claimed", "unreachable")
+OUTBOX_WAITING = (PENDING, SENDING, UNKNOWN)
 
 bp = Blueprint("metrics", __name__)
 
@@ -121,6 +123,22 @@ class DatabaseCollector:
         ):
             dispositions.add_metric([t, channel], n)
         yield dispositions
+
+        backlog = GaugeMetricFamily("helpline_outbox_backlog",
+                                    "Texts not yet handed to Twilio, by status (pending, sending, unknown).",
+                                    labels=["status"])
+        waiting = GaugeMetricFamily("helpline_outbox_oldest_pending_seconds",
+                                    "How long the oldest text not yet handed to Twilio has waited.")
+        oldest_text = None
+        for status, n, first in db.session.execute(
+            select(Outbox.status, func.count(), func.min(Outbox.created_at))
+            .where(Outbox.status.in_(OUTBOX_WAITING)).group_by(Outbox.status)
+        ):
+            backlog.add_metric([status], n)
+            oldest_text = first if oldest_text is None else min(oldest_text, first)
+        waiting.add_metric([], max((now - _naive(oldest_text)).total_seconds(), 0.0) if oldest_text else 0.0)
+        yield backlog
+        yield waiting
 
         active = GaugeMetricFamily("helpline_conversations_active", "Calls and text conversations in progress, by channel.",
                                    labels=["channel"])

@@ -1,0 +1,114 @@
+"""JSON-lines logs: a request id on every line, and no number, text or speech from a caller in any of them."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from helpline import conversations, create_app
+from helpline.observability.logs import make_handler, redact_text
+from support import Caller, Texter, walk
+
+NUMBER = "+447911123456"
+KEYED = "07911 654 320"  # a withheld caller keys in a number to be called back on
+BODY = "Deadlifted 140kg and now my left leg tingles"
+SPEECH = "sharp pain low down on the right side"
+SECRET_FORMS = [NUMBER, NUMBER[1:], "07911 123456", "07911123456", "7911123456", "0791165432", "07911654320",
+                BODY, "140kg and now", "left leg tingles", SPEECH, "low down on the right"]
+
+
+@pytest.fixture
+def log_lines(app):
+    """Everything logged while the test runs, through the same handler the app installs."""
+    stream = io.StringIO()
+    handler = make_handler(stream)
+    root, ours = logging.getLogger(), logging.getLogger("helpline")
+    levels = root.level, ours.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)  # Alembic's logging set-up (run by the fixture's upgrade) leaves WARN
+    ours.setLevel(logging.INFO)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(levels[0])
+        ours.setLevel(levels[1])
+
+
+def _leaks(lines: list[dict]) -> list[str]:
+    text = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines)
+    return [secret for secret in SECRET_FORMS if secret in text]
+
+
+def test_a_call_and_texts_leave_no_number_words_or_speech_in_the_logs(app, twilio, log_lines, monkeypatch):
+    caller = Caller(twilio, number=NUMBER)
+    caller.call()
+    caller.say(SPEECH, confidence=0.3)  # unclear: asked again, and logged as a turn
+    caller.press("1")
+    withheld = Caller(twilio, number="anonymous")
+    withheld.call()
+    walk(withheld, {"d3_fever": "1"})  # D3: the help line asks for a number to call back on
+    assert "key in your phone number" in withheld.last.text
+    withheld.press(KEYED.replace(" ", "") + "#")
+    withheld.press("1")
+    texter = Texter(twilio, number=NUMBER)
+    texter.send(BODY)
+    texter.send("2")
+
+    # A handler that fails with the text's words in its error: the traceback is logged, scrubbed.
+    def broken(hl, req, now):
+        raise ValueError(f"could not understand {req.body!r} from {req.caller}")
+
+    monkeypatch.setattr(conversations, "sms_turn", broken)
+    texter.send(BODY)
+    # And a careless line in our own code, inside a request.
+    with app.test_request_context("/sms", method="POST", data={"From": NUMBER, "Body": BODY}):
+        logging.getLogger("helpline.test").warning("from %s: %s", NUMBER, BODY, extra={"body": BODY, "phone": NUMBER})
+
+    lines = log_lines()
+    assert _leaks(lines) == []
+    # The logs are still useful: each request logged once, with an id, route, status and Twilio's SID.
+    requests = [line for line in lines if line["logger"] == "helpline.request"]
+    assert len(requests) >= 8
+    assert all(len(line["request_id"]) == 32 and line["duration_ms"] >= 0 for line in requests)
+    assert {line["route"] for line in requests} >= {"voice.incoming_call", "voice.gather", "sms.incoming_text"}
+    assert all(line["twilio_sid"].startswith(("CA", "SM")) for line in requests)
+    failure = next(line for line in lines if line["message"] == "sms handler failed; answering with a safe text")
+    assert failure["level"] == "ERROR" and "ValueError: could not understand '[redacted]' from [redacted]" in failure["exception"]
+    careless = next(line for line in lines if line["logger"] == "helpline.test")
+    assert careless["message"] == "from [redacted]: [redacted]"
+    assert careless["body"] == "[redacted]" and careless["phone"] == "[redacted]"
+
+
+def test_the_request_id_is_returned_and_an_incoming_one_is_kept(client, log_lines):
+    response = client.get("/healthz", headers={"X-Request-ID": "lb-7f3a9c21-aa"})
+    assert response.headers["X-Request-ID"] == "lb-7f3a9c21-aa"
+    fresh = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"}).headers["X-Request-ID"]
+    assert len(fresh) == 32 and fresh != "bad id with spaces"
+    ids = [line["request_id"] for line in log_lines() if line["logger"] == "helpline.request"]
+    assert ids == ["lb-7f3a9c21-aa", fresh]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("call from +447911123456 ended", "call from [phone] ended"),
+    ("whatsapp:+447911123456", "whatsapp:[phone]"),
+    ("From=447911123456&Body=hi", "From=[phone]&Body=hi"),
+    ("ring 07911 123456 back", "ring [phone] back"),
+    ("the line is 02380 248725", "the line is [phone]"),
+    ("+44 (0)23 8024 8725", "[phone]"),
+    ("took 1234567 ms at 2026-11-18 10:00:00.123", "took 1234567 ms at 2026-11-18 10:00:00.123"),
+    ("CallSid CA0000000000000000000000000000000001 step=12", "CallSid CA0000000000000000000000000000000001 step=12"),
+])
+def test_phone_numbers_are_found_in_free_text(text, expected):
+    assert redact_text(text) == expected
+
+
+def test_the_app_logs_json_lines_to_stderr(app, capsys):
+    """create_app installs the handler on the root logger (the test session's was replaced by Alembic's)."""
+    create_app({**app.config, "DATABASE_URL": app.config["DATABASE_URL"]})
+    logging.getLogger("helpline").warning("a plain line from %s", NUMBER)
+    err = capsys.readouterr().err.strip().splitlines()
+    ours = [json.loads(line) for line in err if line.startswith("{")]
+    assert any(line["message"] == "a plain line from [phone]" and line["level"] == "WARNING" for line in ours)
