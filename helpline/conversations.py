@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from . import engine, phones, triage
@@ -68,10 +68,17 @@ def _say(turn: engine.Turn) -> list[dict[str, Any]]:
     return [{"text": u.text, "emergency": u.emergency} for u in turn.say if u.text]
 
 
+# Built once: a statement made per request costs more to construct and key for the cache than to run.
+_REPLAY = select(Interaction.__table__.c.reply).where(Interaction.__table__.c.dedupe_key == bindparam("key"))
+# Both rows of a turn carry the same columns, so that one INSERT takes them together.
+_NO_INPUT = {"digits": None, "speech": None, "confidence": None, "body": None, "said": None,
+             "external_id": None, "dedupe_key": None, "reply": None}
+
+
 def _replay(key: str | None) -> Reply | None:
     if key is None:
         return None
-    return db.session.scalar(select(Interaction.reply).where(Interaction.dedupe_key == key))
+    return db.session.scalar(_REPLAY, {"key": key})
 
 
 def _commit_once(key: str | None, work: Callable[[], Reply]) -> Reply:
@@ -103,16 +110,22 @@ def _record(conv: Conversation, state: engine.State, extra: dict[str, Any], now:
 
 def _log_turn(conv: Conversation | None, channel: str, key: str | None, node: str | None,
               reply: Reply, now: datetime, external_id: str | None = None, **raw: Any) -> None:
-    db.session.add(Interaction(
-        conversation=conv, channel=channel, direction="in", kind="turn", node=node,
-        external_id=external_id, dedupe_key=key, reply=reply, created_at=now, **raw,
-    ))
+    """Log what came in and what we answered: two rows in one INSERT, outside the unit of work.
+
+    Nothing reads these rows back during the turn, so tracking them as objects only cost time
+    (benchmarks: about a tenth of a turn). The reply is stored as it is now, so build it first.
+    """
+    if conv is not None and conv.id is None:
+        db.session.flush()  # a new conversation: its id, for the rows
+    conv_id = conv.id if conv is not None else None
     said = " ".join(part["text"] for part in reply.get("say", []))
     asked = (reply.get("ask") or {}).get("node")
-    db.session.add(Interaction(
-        conversation=conv, channel=channel, direction="out", kind="turn",
-        node=asked or (conv.state.get("end_node") if conv else None), said=said, created_at=now,
-    ))
+    db.session.execute(insert(Interaction), [
+        {**_NO_INPUT, "conversation_id": conv_id, "channel": channel, "direction": "in", "kind": "turn",
+         "node": node, "external_id": external_id, "dedupe_key": key, "reply": reply, "created_at": now, **raw},
+        {**_NO_INPUT, "conversation_id": conv_id, "channel": channel, "direction": "out", "kind": "turn",
+         "node": asked or (conv.state.get("end_node") if conv else None), "said": said, "created_at": now},
+    ])
 
 
 def _escalate(hl: Helpline, conv: Conversation, now: datetime, phone: str | None = None) -> None:
