@@ -1,6 +1,7 @@
 """python -m bench [suites ...] [--smoke] [--databases sqlite,postgresql] [--duration 10] ...
 
-Suites: micro, load, scale, soak (all four by default), then the report (docs/benchmarks.md).
+Suites: micro, load, scale, soak (all four by default), then the report (docs/benchmarks.md);
+`profile` samples the workers under load with py-spy (only when named).
 `--smoke` runs everything briefly on SQLite (PostgreSQL too when HELPLINE_BENCH_DATABASE_URL is
 set), prints the figures and writes no docs: it checks the harness, never the timings.
 """
@@ -14,6 +15,7 @@ from . import report
 from .run import RESULTS, Options, run
 
 SUITES = ("micro", "load", "scale", "soak")
+EXTRA = ("profile",)  # run only when named
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="results folder (default bench/results)")
     parser.add_argument("--no-report", action="store_true", help="do not write docs/benchmarks.md")
     args = parser.parse_args(argv)
-    unknown = set(args.suites) - {*SUITES, "report"}
+    unknown = set(args.suites) - {*SUITES, *EXTRA, "report"}
     if unknown:
         parser.error(f"unknown suite(s): {', '.join(sorted(unknown))}")
 

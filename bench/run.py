@@ -45,6 +45,8 @@ def server_env(url: str) -> dict[str, str]:
     return {
         "DATABASE_URL": url, "TWILIO_AUTH_TOKEN": traffic.TOKEN, "TWILIO_ACCOUNT_SID": traffic.ACCOUNT,
         "PUBLIC_BASE_URL": traffic.BASE, "SECRET_KEY": "bench-secret", "HELPLINE_INSECURE_SKIP_SIGNATURES": "0",
+        # As in production: welfare cases alert the on-call phone (an outbox row in the same commit).
+        "HELPLINE_STAFF_ALERT_NUMBERS": "+447700900001",
     }
 
 
@@ -201,6 +203,14 @@ def run(opts: Options, suites: tuple[str, ...]) -> dict[str, Any]:
                 opts.say(f"scale: empty and preloaded {kind} ...")
                 results["scale"].append(bench.scale(kind))
                 save(opts, "scale", results["scale"])
+        if "profile" in suites:
+            from . import profile
+
+            results["profile"] = []
+            for kind in opts.databases:
+                opts.say(f"profile: py-spy on the help line's workers, {kind} ...")
+                results["profile"].append(profile.run(bench, kind, opts.duration))
+                save(opts, "profile", results["profile"])
         if "soak" in suites:
             opts.say(f"soak: {opts.soak_minutes} minute(s) at c={opts.soak_concurrency} on sqlite ...")
             results["soak"] = bench.soak("sqlite")
