@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import OPEN_TIME
+from support import OPEN_TIME
 from helpline import conversations
 from helpline.db import db
 from helpline.models import Callback, Conversation

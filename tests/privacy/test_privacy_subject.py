@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from conftest import OPEN_TIME
+from support import OPEN_TIME
 from helpline.db import db
 from helpline.models import Callback, Conversation, Interaction, OptOut
 from helpline.notify.models import Outbox
