@@ -109,32 +109,56 @@ def visible_statuses(staff: Staff) -> tuple[str, ...]:
 
 def list_items(settings: StaffSettings, staff: Staff, flt: QueueFilter, now: datetime) -> list[QueueRow]:
     """The items a member of staff may work, most urgent tier first, then by due (or next-try) time."""
+    return queue_page(settings, staff, flt, now, limit=None).rows
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]  # the most urgent, at most the page size
+    total: int  # how many match the filters
+
+
+def queue_page(settings: StaffSettings, staff: Staff, flt: QueueFilter, now: datetime,
+               limit: int | None = -1) -> QueuePage:
+    """The top of the queue (settings.page_size rows unless told): staff work from the top, and
+    the page is polled every few seconds, so only the rows shown are loaded as whole records."""
+    limit = settings.page_size if limit == -1 else limit
     queues = [q.name for q in settings.queues_for(staff.role)]
     if flt.queue:
         queues = [q for q in queues if q == flt.queue]
     if not queues:
-        return []
-    query = (select(Callback).options(selectinload(Callback.claimed_by))
+        return QueuePage([], 0)
+    query = (select(Callback.id, Callback.queue, Callback.disposition, Callback.priority, Callback.due_at,
+                    Callback.created_at, Callback.next_attempt_at)
              .where(Callback.status.in_(visible_statuses(staff)), Callback.queue.in_(queues)))
     if flt.mine:
         query = query.where(Callback.claimed_by_id == staff.id)
     if flt.unclaimed:
         query = query.where(Callback.claimed_by_id.is_(None))
-    rows = []
-    for item in db.session.scalars(query):
-        deadline = settings.deadline(item.queue, item.created_at, item.due_at)
-        retry_at = item.next_attempt_at if item.next_attempt_at and item.next_attempt_at > now else None
-        row = QueueRow(
-            item=item, deadline=deadline, overdue=deadline < now, waiting=now - item.created_at,
-            holder=item.claimed_by.name if item.claimed_by else None,
-            tier=tier(item.queue, item.disposition, item.priority),
-            tier_name=tier_name(item.queue, item.disposition, item.priority), retry_at=retry_at,
-        )
-        if (flt.overdue and not row.overdue) or (flt.tier is not None and row.tier != flt.tier):
+    # Deadlines and tiers depend on settings, so order in Python over narrow rows, then load the top.
+    ranked = []
+    for item_id, queue_name, disposition, priority, due_at, created_at, next_attempt_at in db.session.execute(query):
+        deadline = settings.deadline(queue_name, created_at, due_at)
+        level = tier(queue_name, disposition, priority)
+        retry_at = next_attempt_at if next_attempt_at and next_attempt_at > now else None
+        if (flt.overdue and not deadline < now) or (flt.tier is not None and level != flt.tier):
             continue
-        rows.append(row)
-    rows.sort(key=lambda r: (r.tier, r.retry_at or r.deadline, r.item.id))
-    return rows
+        ranked.append((level, retry_at or deadline, item_id, deadline, retry_at))
+    ranked.sort(key=lambda r: r[:3])
+    shown = ranked if limit is None else ranked[:limit]
+    items = {item.id: item for item in db.session.scalars(
+        select(Callback).options(selectinload(Callback.claimed_by)).where(Callback.id.in_([r[2] for r in shown])))}
+    rows = []
+    for level, _, item_id, deadline, retry_at in shown:
+        item = items.get(item_id)
+        if item is None:  # closed or deleted between the two reads
+            continue
+        rows.append(QueueRow(
+            item=item, deadline=deadline, overdue=deadline < now, waiting=now - item.created_at,
+            holder=item.claimed_by.name if item.claimed_by else None, tier=level,
+            tier_name=tier_name(item.queue, item.disposition, item.priority), retry_at=retry_at,
+        ))
+    return QueuePage(rows=rows, total=len(ranked))
 
 
 def staff_who_may_work(settings: StaffSettings, queue: str) -> list[Staff]:

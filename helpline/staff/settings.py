@@ -75,6 +75,7 @@ class StaffSettings:
     max_attempts: int
     retry_after: timedelta
     refresh_seconds: int
+    page_size: int
     timezone: str
 
     @classmethod
@@ -95,6 +96,7 @@ class StaffSettings:
             max_attempts=int(config.get("CALLBACK_MAX_ATTEMPTS", 3)),
             retry_after=timedelta(minutes=int(config.get("CALLBACK_RETRY_MINUTES", 30))),
             refresh_seconds=int(config.get("STAFF_REFRESH_SECONDS", 4)),
+            page_size=int(config.get("STAFF_QUEUE_ROWS", 100)),
             timezone=config.get("TIMEZONE", "Europe/London"),
         )
 

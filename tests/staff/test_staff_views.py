@@ -204,3 +204,19 @@ def test_triage_outcomes_land_on_their_queues_and_each_role_sees_its_own(twilio,
                       if f"<small>{label}</small>" in html}
     assert seen == {"call_handler": {"Welfare checks", "General enquiries"},
                     "clinician": {"Welfare checks", "General enquiries", "Clinical callbacks"}}
+
+
+def test_the_queue_shows_the_most_urgent_rows_and_says_how_many_more(app, settings, login, make_staff, make_item):
+    from dataclasses import replace
+
+    items = [make_item(priority=4, due_in=timedelta(minutes=10 * n)) for n in range(1, 6)]
+    app.extensions["staff"] = replace(settings, page_size=2)
+    try:
+        browser = login(make_staff())
+        fragment = browser.get("/staff/queue/rows")
+        page = browser.get("/staff/").data.decode()
+    finally:
+        app.extensions["staff"] = settings
+    assert rows(fragment.data) == [str(items[0].id), str(items[1].id)]
+    assert fragment.headers["X-Queue-Count"] == "5"
+    assert "Showing the 2 most urgent of 5 waiting." in page

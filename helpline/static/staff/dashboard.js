@@ -36,11 +36,13 @@
 
   function poll(tbody, status) {
     var src = tbody.getAttribute("data-src") + window.location.search;
+    var total = null;
     fetch(src, { credentials: "same-origin", headers: { "Accept": "text/html" }, cache: "no-store" })
       .then(function (response) {
         if (response.status === 401) { window.location.reload(); return null; }
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         setOffset(response.headers.get("X-Server-Now"));
+        total = response.headers.get("X-Queue-Count");
         return response.text();
       })
       .then(function (html) {
@@ -51,7 +53,7 @@
         tbody.querySelectorAll("tr[data-id]").forEach(function (tr) {
           if (!before[tr.getAttribute("data-id")]) { tr.classList.add("new"); }
         });
-        var count = tbody.querySelectorAll("tr[data-id]").length;
+        var count = total !== null ? total : tbody.querySelectorAll("tr[data-id]").length;
         document.title = "(" + count + ") Callback queue - Back pain help line staff";
         status.textContent = "Updated " + new Date().toLocaleTimeString("en-GB");
         status.classList.remove("stale");

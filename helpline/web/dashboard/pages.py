@@ -181,8 +181,8 @@ def _queue_filter() -> QueueFilter:
 def queue_page():
     """The queues this member of staff works, refreshed in place by static/staff/queue.js."""
     flt, now = _queue_filter(), _now()
-    rows = queue.list_items(staff_pkg.settings(), current_user, flt, now)
-    return render_template("staff/queue.html", rows=rows, flt=flt, now=now, tiers=TIERS,
+    page = queue.queue_page(staff_pkg.settings(), current_user, flt, now)
+    return render_template("staff/queue.html", page=page, rows=page.rows, flt=flt, now=now, tiers=TIERS,
                            queues=staff_pkg.settings().queues_for(current_user.role))
 
 
@@ -190,10 +190,10 @@ def queue_page():
 def queue_rows():
     """The queue's rows alone, for the page to poll."""
     flt, now = _queue_filter(), _now()
-    rows = queue.list_items(staff_pkg.settings(), current_user, flt, now)
-    response = Response(render_template("staff/_rows.html", rows=rows, now=now))
+    page = queue.queue_page(staff_pkg.settings(), current_user, flt, now)
+    response = Response(render_template("staff/_rows.html", page=page, rows=page.rows, now=now))
     response.headers["X-Server-Now"] = iso_utc(now)
-    response.headers["X-Queue-Count"] = str(len(rows))
+    response.headers["X-Queue-Count"] = str(page.total)
     return response
 
 
