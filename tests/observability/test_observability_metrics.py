@@ -187,3 +187,14 @@ def test_multiprocess_mode_adds_up_every_workers_figures(tmp_path):
                for f in text_string_to_metric_families(body) for s in f.samples}
     assert samples[("helpline_http_responses_total", (("route", "health.healthz"), ("status", "200")))] == 6
     assert samples[("helpline_database_up", ())] == 1
+
+
+def test_gunicorn_start_empties_the_multiprocess_directory(tmp_path, monkeypatch):
+    from helpline.observability import gunicorn_conf
+
+    directory = tmp_path / "prom"
+    directory.mkdir()
+    (directory / "counter_123.db").write_bytes(b"stale")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
+    gunicorn_conf.on_starting(server=None)
+    assert directory.is_dir() and list(directory.iterdir()) == []
