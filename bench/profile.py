@@ -54,7 +54,7 @@ def run(bench, kind: str, duration: float) -> dict[str, Any]:
     url = _db_url(kind, bench.opts)
     database.fresh(url)
     folded = bench.opts.out / f"profile-{kind}.folded"
-    with Server("helpline", HELPLINE_APP, server_env(url), bench.opts.workdir / "profile.log") as helpline:
+    with Server("helpline", HELPLINE_APP, server_env(url), bench.opts.out / "logs" / "profile.log") as helpline:
         bench.warm(helpline, "helpline", kind)
         seconds = max(int(duration), 1)
         sampler = subprocess.Popen(

@@ -46,7 +46,7 @@ def server_env(url: str) -> dict[str, str]:
         "DATABASE_URL": url, "TWILIO_AUTH_TOKEN": traffic.TOKEN, "TWILIO_ACCOUNT_SID": traffic.ACCOUNT,
         "PUBLIC_BASE_URL": traffic.BASE, "SECRET_KEY": "bench-secret", "HELPLINE_INSECURE_SKIP_SIGNATURES": "0",
         # As in production: welfare cases alert the on-call phone (an outbox row in the same commit).
-        "HELPLINE_STAFF_ALERT_NUMBERS": "+447700900001",
+        "HELPLINE_STAFF_ALERT_NUMBERS": "+447911000001",
     }
 
 
@@ -110,8 +110,8 @@ class Bench:
         database.fresh(url)
         env = server_env(url)
         points = []
-        minimal = Server("minimal", MINIMAL_APP, env, self.opts.workdir / "minimal.log")
-        helpline = Server("helpline", HELPLINE_APP, env, self.opts.workdir / f"helpline-{kind}.log")
+        minimal = Server("minimal", MINIMAL_APP, env, self.opts.out / "logs" / "minimal.log")
+        helpline = Server("helpline", HELPLINE_APP, env, self.opts.out / "logs" / f"helpline-{kind}.log")
         with start_all(minimal, helpline):
             command = helpline.command
             self.warm(minimal, "minimal", kind)
@@ -132,7 +132,7 @@ class Bench:
                 self.say(f"loading {fraction:g} x the history into {kind} ...")
                 loaded = loader.load(url, int(100_000 * fraction), int(1_000_000 * fraction), int(100_000 * fraction))
                 database.vacuum(url)
-            with Server("helpline", HELPLINE_APP, server_env(url), self.opts.workdir / f"scale-{kind}.log") as helpline:
+            with Server("helpline", HELPLINE_APP, server_env(url), self.opts.out / "logs" / f"scale-{kind}.log") as helpline:
                 self.warm(helpline, "helpline", kind)
                 rows = int(1_000_000 * fraction)
                 result = self.point(helpline, "helpline", kind, self.opts.scale_concurrency, self.opts.duration,
@@ -148,7 +148,7 @@ class Bench:
         database.fresh(url)
         minute = 1.0 if self.opts.smoke else 60.0
         samples = []
-        with Server("helpline", HELPLINE_APP, server_env(url), self.opts.workdir / "soak.log") as helpline:
+        with Server("helpline", HELPLINE_APP, server_env(url), self.opts.out / "logs" / "soak.log") as helpline:
             self.warm(helpline, "helpline", kind)
             start_rss = helpline.worker_memory_kb()
             samples.append({"minute": 0, "rss_mb": [round(v / 1024, 1) for v in start_rss.values()]})
