@@ -109,6 +109,8 @@ class Callback(db.Model):
             postgresql_where=text("status IN ('open', 'claimed')"),
         ),
         Index("ix_callback_status_priority_due_at", "status", "priority", "due_at"),
+        # Escalation and the case timeline look callbacks up by number (migration 0005).
+        Index("ix_callback_phone", "phone"),
     )
 
 
