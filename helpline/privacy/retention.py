@@ -201,7 +201,7 @@ def rules(retention: Retention) -> list[Rule]:
         Rule("callbacks", "anonymise", Callback, callbacks, _anonymise_callbacks,
              kept="queue, disposition and times, for service reporting"),
         Rule("opt_ins", "delete", OptOut, opt_ins, _delete(OptOut),
-             kept="numbers still opted out (STOP must be honoured for as long as it stands)"),
+             kept="numbers still opted out: a STOP is honoured for as long as it stands"),
         Rule("outbox", "delete", outbox.Outbox, texts, _delete(outbox.Outbox),
              kept="texts not yet sent or still in doubt"),
         Rule("audit_trail", "delete", AuditEvent, audit, _delete(AuditEvent), oldest_first=AuditEvent.at),

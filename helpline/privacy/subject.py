@@ -117,6 +117,16 @@ def _question(hl: Helpline, flow_id: str, node_id: str) -> str:
     return flow.node(node_id).text.sms.split("{")[0].strip() or node_id
 
 
+def _answer(hl: Helpline, flow_id: str, node_id: str, answer: Any) -> str:
+    """A menu answer in words ("1: back pain now"); yes, no and not sure as they are."""
+    flow = hl.flows.get(flow_id)
+    node = flow.nodes.get(node_id) if flow is not None else None
+    for option in getattr(node, "options", ()):
+        if option.key == str(answer):
+            return f"{answer}: {option.label}"
+    return str(answer).replace("_", " ")
+
+
 def document(hl: Helpline, held: Holdings, now: datetime, actor: str) -> dict[str, Any]:
     """The export as plain data: what a person is entitled to see, in words where we can."""
     by_conv: dict[int, list[dict[str, Any]]] = {}
@@ -132,7 +142,8 @@ def document(hl: Helpline, held: Holdings, now: datetime, actor: str) -> dict[st
         conversations.append({
             "id": c.id, "channel": c.channel, "number": c.caller, "started_at": _iso(c.started_at),
             "ended_at": _iso(c.ended_at), "status": c.status, "flow": c.flow_id, "flow_version": c.flow_version,
-            "answers": [{"question": _question(hl, c.flow_id, node), "step": node, "answer": answer}
+            "answers": [{"question": _question(hl, c.flow_id, node), "step": node,
+                         "answer": _answer(hl, c.flow_id, node, answer)}
                         for node, answer in (c.answers or {}).items()],
             "rules_fired": list(c.rules_fired or []),
             "outcome": c.disposition, "outcome_meaning": triage.LABELS.get(c.disposition or ""),

@@ -78,6 +78,9 @@ def test_export_writes_json_and_html_with_everything_and_logs_it(app, runner, tw
     assert voice["outcome"] == "D1" and voice["outcome_meaning"] == "Emergency: call 999"
     assert {"question": "Do you have chest pain, have you collapsed or fainted, or do you have trouble breathing?",
             "step": "d1_chest", "answer": "yes"} in voice["answers"]
+    assert {"question": "Reply 1 if you have back pain now, 2 for tips to prevent back pain when lifting, "
+                        "3 to ask us to call you about something else.", "step": "main_menu",
+            "answer": "1: back pain now"} in voice["answers"]  # a menu key in words
     assert [t["keys_pressed"] for t in voice["transcript"] if t["direction"] == "in"] == [None, "1", "1"]
     assert "nine nine nine" in voice["transcript"][1]["we_said"]
     assert sms["transcript"][0]["text_received"] == "Hi, my lower back hurts after deadlifts"
