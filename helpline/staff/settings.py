@@ -114,15 +114,12 @@ class StaffSettings:
 
 
 def tier(queue: str, disposition: str | None, priority: int) -> int:
-    """The urgency tier staff work to. The triage stores a crisis welfare check (no disposition) at
-    priority 6, with general enquiries; someone told to call 999 is tier 1 here."""
-    if queue == "welfare" and disposition is None:
-        return 1
+    """The urgency tier staff work to: the priority the triage stored (a crisis welfare check is 1)."""
     return priority
 
 
 def tier_name(queue: str, disposition: str | None, priority: int) -> str:
-    if queue == "welfare" and disposition is None:
+    if queue == "welfare" and disposition is None and priority == 1:
         return "Crisis: welfare check"
     return TIERS.get(priority, f"Tier {priority}")
 

@@ -249,10 +249,14 @@ def test_the_queue_is_ordered_by_tier_then_due_time(settings, make_staff, make_i
     assert [r.id for r in rows] == [d1.id, d4_soon.id, d4_late.id, d5.id, general.id]
 
 
-def test_a_crisis_welfare_check_is_worked_as_tier_1(settings, make_staff, make_item, now):
-    """The triage stores crisis signposting as a welfare item with no disposition at priority 6."""
+def test_a_crisis_welfare_check_is_worked_as_tier_1(twilio, settings, make_staff, make_item, now):
+    """Crisis signposting: a welfare item with no disposition, which the triage stores at priority 1."""
+    from support import Texter
+
     d4 = make_item(priority=4, due_in=timedelta(minutes=30))
-    crisis = make_item(queue="welfare", priority=6, disposition=None, reasons=["welfare"], due_in=timedelta(hours=1))
+    Texter(twilio).send("I want to end my life")
+    crisis = db.session.scalars(select(Callback).where(Callback.queue == "welfare")).one()
+    assert (crisis.disposition, crisis.priority) == (None, 1)
     rows = queue.list_items(settings, make_staff(), QueueFilter(), now)
     assert [(r.id, r.tier, r.tier_name) for r in rows] == [(crisis.id, 1, "Crisis: welfare check"),
                                                           (d4.id, 4, "D4 urgent callback")]
