@@ -123,12 +123,14 @@ class History:
             cid = rng.choice(escalated)
             caller, channel, disposition, started, _ = self.conv_meta[cid - 1]
             queue = QUEUE_FOR.get(disposition, "general")
-            # The most recent ones are still open, one per number (the database insists).
+            # The most recent ones are still waiting, one open item per number (the database insists);
+            # a few recent ones failed every try and wait for a supervisor; older ones are all closed.
             status = "done"
-            if cb > self.n_cb * (1 - OPEN_CALLBACKS) and caller and caller not in open_phones:
+            recent = cb > self.n_cb * (1 - OPEN_CALLBACKS)
+            if recent and caller and caller not in open_phones:
                 status = "open"
                 open_phones.add(caller)
-            elif rng.random() < 0.02:
+            elif recent and rng.random() < 0.1:
                 status = "unreachable"
             created = started + timedelta(minutes=rng.randrange(1, 15))
             yield {"id": cb, "phone": caller, "conversation_id": cid, "queue": queue, "disposition": disposition,
