@@ -36,6 +36,7 @@ MIN_SCRUB_LENGTH = 4
 
 # E.164 or bare international digit runs, with or without a whatsapp: prefix; formatted numbers
 # (07911 123 456, +44 (0)23 8024 8725) are found by phonenumbers' matcher.
+MIN_PHONE_DIGITS = 7  # the shortest number the matcher would find
 _DIGIT_RUN = re.compile(r"(?<![\w+])\+?\d{10,15}(?!\d)")
 
 # The attributes every LogRecord has; anything else came in through `extra=`.
@@ -48,7 +49,7 @@ def redact_text(text: str) -> str:
     if not text:
         return text
     out = _DIGIT_RUN.sub(PHONE_MARK, text)
-    if any(ch.isdigit() for ch in out):
+    if sum(ch.isdigit() for ch in out) >= MIN_PHONE_DIGITS:  # the matcher is slow: only where a number fits
         spans = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(out, "GB", leniency=phonenumbers.Leniency.VALID)]
         for start, end in reversed(spans):
             out = out[:start] + PHONE_MARK + out[end:]
