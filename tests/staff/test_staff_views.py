@@ -5,6 +5,7 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from helpline.db import db
@@ -220,3 +221,13 @@ def test_the_queue_shows_the_most_urgent_rows_and_says_how_many_more(app, settin
     assert rows(fragment.data) == [str(items[0].id), str(items[1].id)]
     assert fragment.headers["X-Queue-Count"] == "5"
     assert "Showing the 2 most urgent of 5 waiting." in page
+
+
+@pytest.mark.parametrize("role,sees", [("clinician", True), ("supervisor", True), ("call_handler", False)])
+def test_clinicians_find_the_flow_map_on_the_dashboard(login, make_staff, role, sees):
+    client = login(make_staff(role))
+    page = client.get("/staff/", base_url="https://localhost")
+    assert (b'href="/flows/map"' in page.data) is sees
+    if sees:
+        picture = client.get("/flows/map", base_url="https://localhost")
+        assert picture.status_code == 200 and picture.mimetype == "image/svg+xml"
