@@ -72,6 +72,12 @@ def _say(turn: engine.Turn) -> list[dict[str, Any]]:
 _REPLAY = select(Interaction.__table__.c.reply).where(Interaction.__table__.c.dedupe_key == bindparam("key"))
 # A plain table INSERT: no ORM bulk machinery and no autoflush of the conversation (it flushes at commit).
 _LOG = Interaction.__table__.insert()
+# The conversation a turn continues: a call by its CallSid, a texter's by number (newest active one).
+_CALL = select(Conversation).where(Conversation.call_sid == bindparam("call_sid"))
+_TEXTER = (select(Conversation)
+           .where(Conversation.caller == bindparam("caller"), Conversation.channel == bindparam("channel"),
+                  Conversation.status == "active")
+           .order_by(Conversation.id.desc()).with_for_update())
 # Both rows of a turn carry the same columns, so that one INSERT takes them together.
 _NO_INPUT = {"digits": None, "speech": None, "confidence": None, "body": None, "said": None,
              "external_id": None, "dedupe_key": None, "reply": None}
@@ -162,7 +168,7 @@ def voice_turn(hl: Helpline, req: VoiceRequest, now: datetime) -> Reply:
 
 
 def _voice_turn(hl: Helpline, req: VoiceRequest, key: str, now: datetime) -> Reply:
-    conv = db.session.scalar(select(Conversation).where(Conversation.call_sid == req.call_sid))
+    conv = db.session.scalar(_CALL, {"call_sid": req.call_sid})
     sender = phones.sender(req.caller, "voice")
     ctx = hl.context("voice", now)
     node_before = None
@@ -374,11 +380,7 @@ def _sms_turn(hl: Helpline, req: SmsRequest, key: str | None, now: datetime) -> 
 
     ctx = hl.context("sms", now)
     conv = db.session.scalars(
-        select(Conversation)
-        .where(Conversation.caller == sender.number, Conversation.channel == sender.transport,
-               Conversation.status == "active")
-        .order_by(Conversation.id.desc()).with_for_update()
-    ).first()
+        _TEXTER, {"caller": sender.number, "channel": sender.transport}).first()
     if conv is not None and conv.updated_at < now - hl.sms_idle:
         _finish(conv, "abandoned", now)
         _escalate_abandoned(hl, conv, now)
