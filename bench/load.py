@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .machine import busy_jiffies
-from .servers import CLK_TCK, ROOT, Server
+from .servers import CLK_TCK, ROOT, Server, database_server_cpu_seconds
 
 LUA = ROOT / "bench" / "wrk.lua"
 
@@ -59,6 +59,7 @@ class Point:
     generator_cpu_share: float  # generator CPU seconds / wall seconds (1.0 = one core)
     worker_rss_mb: list[float]
     worker_restarts: int
+    database_cpu_us_per_request: float  # PostgreSQL's server processes (SQLite runs inside the workers)
     other_cpu_cores: float  # CPU the rest of the machine used meanwhile (other work: noise), in cores
     label: str = ""
 
@@ -99,7 +100,9 @@ def measure(server: Server, app: str, database: str, prefix: Path, threads: int,
     workers_before = set(server.workers())
     cpu_before = server.cpu_seconds()
     busy_before, _ = busy_jiffies()
+    db_before = database_server_cpu_seconds() if database == "postgresql" else 0.0
     summary, generator_cpu = run_wrk(server.url, prefix, threads, connections, duration)
+    db_cpu = database_server_cpu_seconds() - db_before if database == "postgresql" else 0.0
     busy_after, _ = busy_jiffies()
     cpu_after = server.cpu_seconds()
     workers_after = set(server.workers())
@@ -118,7 +121,8 @@ def measure(server: Server, app: str, database: str, prefix: Path, threads: int,
         generator_cpu_share=round(generator_cpu / seconds, 3),
         worker_rss_mb=[round(kb / 1024, 1) for kb in server.worker_memory_kb().values()],
         worker_restarts=len(workers_after - workers_before),
-        other_cpu_cores=round(max((busy_after - busy_before) / CLK_TCK - (cpu_after - cpu_before) - generator_cpu, 0)
-                              / seconds, 2),
+        database_cpu_us_per_request=round(db_cpu / n * 1e6, 1),
+        other_cpu_cores=round(max((busy_after - busy_before) / CLK_TCK - (cpu_after - cpu_before) - generator_cpu
+                                  - db_cpu, 0) / seconds, 2),
         label=label,
     )

@@ -91,9 +91,12 @@ def _targets(r: dict[str, Any]) -> list[str]:
         if empty and full is not empty:
             e, f = empty["point"], full["point"]
             worse = max(f["p50_ms"] / e["p50_ms"] - 1, e["rps"] / f["rps"] - 1)
+            cpu = f["server_cpu_us_per_request"] / e["server_cpu_us_per_request"] - 1
             rows.append(f"| {run['database']}: preloaded ({full['interactions']:,} interactions) within "
                         f"{TARGET_SCALE:.0%} of empty | p50 {_ms(e['p50_ms'])} → {_ms(f['p50_ms'])} ms, "
-                        f"{e['rps']:.0f} → {f['rps']:.0f} req/s ({worse:+.0%} at worst) | {_yes(worse <= TARGET_SCALE)} |")
+                        f"{e['rps']:.0f} → {f['rps']:.0f} req/s ({worse:+.0%} at worst); CPU per turn "
+                        f"{e['server_cpu_us_per_request']:.0f} → {f['server_cpu_us_per_request']:.0f} µs ({cpu:+.0%}) "
+                        f"| {_yes(worse <= TARGET_SCALE)} |")
         pages = full.get("pages") or {}
         if pages.get("available"):
             q = pages["queue_page"]["median_ms"]
@@ -114,17 +117,18 @@ def _load_tables(r: dict[str, Any]) -> list[str]:
     out = []
     for run in r.get("load") or []:
         out += [f"#### {run['database']}", "",
-                "| c | app | req/s | p50 ms | p95 ms | p99 ms | errors | server CPU µs/req | worker RSS MB "
-                "| generator CPU µs/req | other load (cores) |",
-                "|---|---|---|---|---|---|---|---|---|---|---|"]
+                "| c | app | req/s | p50 ms | p95 ms | p99 ms | errors | server CPU µs/req | database CPU µs/req "
+                "| worker RSS MB | generator CPU µs/req | other load (cores) |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for base, hl in _pairs(run):
             for p in (base, hl):
                 name = "help line" if p["app"] == "helpline" else "baseline"
                 out.append(f"| {p['concurrency']} | {name} | {p['rps']:.0f} | {_ms(p['p50_ms'])} | {_ms(p['p95_ms'])} "
                            f"| {_ms(p['p99_ms'])} | {p['errors']} | {p['server_cpu_us_per_request']:.0f} "
+                           f"| {p.get('database_cpu_us_per_request', 0):.0f} "
                            f"| {' + '.join(f'{m:.0f}' for m in p['worker_rss_mb'])} "
                            f"| {p['generator_cpu_us_per_request']:.0f} | {p['other_cpu_cores']:.2f} |")
-            out.append(f"| {hl['concurrency']} | **ratio** | **{hl['rps'] / base['rps']:.0%}** | | | | | | | | |")
+            out.append(f"| {hl['concurrency']} | **ratio** | **{hl['rps'] / base['rps']:.0%}** | | | | | | | | | |")
         out.append("")
         census = run.get("census") or {}
         if census:
@@ -142,8 +146,9 @@ def _scale_tables(r: dict[str, Any]) -> list[str]:
     out = []
     for run in r.get("scale") or []:
         out += [f"#### {run['database']}", "",
-                "| interactions preloaded | load time s | req/s | p50 ms | p99 ms | errors | queue page ms (median / p95) "
-                "| queue rows ms | case timeline ms |", "|---|---|---|---|---|---|---|---|---|"]
+                "| interactions preloaded | load time s | req/s | p50 ms | p99 ms | errors | server CPU µs/req "
+                "| other load (cores) | queue page ms (median / p95) | queue rows ms | case timeline ms |",
+                "|---|---|---|---|---|---|---|---|---|---|---|"]
         for s in run["sizes"]:
             p, pg = s["point"], s.get("pages") or {}
 
@@ -153,7 +158,8 @@ def _scale_tables(r: dict[str, Any]) -> list[str]:
                 v = pg.get(key)
                 return f"{v['median_ms']} / {v['p95_ms']}" if v else "-"
             out.append(f"| {s['interactions']:,} | {s['loaded'].get('seconds', 0)} | {p['rps']:.0f} | {_ms(p['p50_ms'])} "
-                       f"| {_ms(p['p99_ms'])} | {p['errors']} | {cell('queue_page')} | {cell('queue_rows')} "
+                       f"| {_ms(p['p99_ms'])} | {p['errors']} | {p['server_cpu_us_per_request']:.0f} "
+                       f"| {p['other_cpu_cores']:.2f} | {cell('queue_page')} | {cell('queue_rows')} "
                        f"| {cell('case_timeline')} |")
         pages = run["sizes"][-1].get("pages") or {}
         if not pages.get("available"):

@@ -91,6 +91,24 @@ def _stat(pid: int) -> tuple[float, int] | None:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK, int(fields[21]) * PAGE_KB
 
 
+def database_server_cpu_seconds() -> float:
+    """CPU time so far of every PostgreSQL server process on this machine (0 when there is none)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as fh:
+                if fh.read().strip() != "postgres":
+                    continue
+        except OSError:
+            continue
+        stat = _stat(int(entry))
+        if stat:
+            total += stat[0]
+    return total
+
+
 def _children(pid: int) -> list[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as fh:
