@@ -8,6 +8,7 @@ set), prints the figures and writes no docs: it checks the harness, never the ti
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -23,6 +24,8 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A TERM (or a CI timeout) unwinds like an error, so every server this run started is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("suites", nargs="*", help=f"any of {', '.join(SUITES)}, report (default: all, then report)")
     parser.add_argument("--smoke", action="store_true", help="a few seconds: check the harness works")

@@ -6,8 +6,8 @@ decide the next answer. That recording is checked (the disposition the persona s
 and becomes a template; the load generator then replays thousands of copies of the templates,
 each with its own CallSid, MessageSid and phone number, every request signed with the auth
 token through twilio's RequestValidator. Requests are written one file per load-generator
-thread, with many conversations interleaved so that a conversation's next turn is sent only
-long after its previous one was answered.
+thread, with about a thousand conversations interleaved so that a conversation's next turn is
+sent only long after its previous one was answered.
 """
 from __future__ import annotations
 
@@ -312,7 +312,10 @@ def write_scripts(templates: Sequence[Template], numbering: Numbering, prefix: P
                   requests_per_thread: int, connections: int) -> list[Path]:
     """Write one file of signed requests per load-generator thread: path, signature, body."""
     sign = Signer()
-    slots = max(64, 8 * -(-connections // threads))
+    # About a thousand conversations in flight: at a few hundred turns a second, a caller's next
+    # turn comes a couple of seconds after the last (a person's pause), well past the slowest
+    # answers, so a turn never overtakes the one before it (Twilio waits for each answer).
+    slots = max(1024, 16 * -(-connections // threads))
     paths = []
     stream = conversations(templates, numbering)
     for t in range(1, threads + 1):
