@@ -4,6 +4,7 @@ Pure: maps keys, words and free text to answers and free-text triggers.
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -125,6 +126,12 @@ def _pattern(phrase: str) -> str:
     return rf"(?<![\w]){re.escape(phrase)}(?![\w])"
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern per trigger, compiled once: a reply is scanned on every SMS turn."""
+    return re.compile("|".join(f"(?:{_pattern(p)})" for p in phrases))
+
+
 def scan_free_text(free_text: FreeText, raw: str) -> tuple[str, FreeTextTrigger] | None:
     """Find a red flag or a crisis in free text: ("crisis"|"emergency"|"possible", trigger) or None."""
     text, clause_starts = _clauses(raw)
@@ -137,10 +144,9 @@ def scan_free_text(free_text: FreeText, raw: str) -> tuple[str, FreeTextTrigger]
     groups.append(("possible", free_text.possible))
     for kind, triggers in groups:
         for trigger in triggers:
-            for phrase in trigger.phrases:
-                for match in re.finditer(_pattern(phrase), text):
-                    # Crisis signposting is never suppressed by a negation word.
-                    clause_start = max(c for c in clause_starts if c <= match.start())
-                    if kind == "crisis" or not _negated(text, match.start(), free_text.negations, clause_start):
-                        return kind, trigger
+            for match in _compiled(trigger.phrases).finditer(text):
+                # Crisis signposting is never suppressed by a negation word.
+                clause_start = max(c for c in clause_starts if c <= match.start())
+                if kind == "crisis" or not _negated(text, match.start(), free_text.negations, clause_start):
+                    return kind, trigger
     return None
