@@ -132,13 +132,7 @@ def _load_tables(r: dict[str, Any]) -> list[str]:
         out.append("")
         census = run.get("census") or {}
         if census:
-            by: dict[str, int] = {}
-            for row in census.get("conversations_by", []):
-                key = row["disposition"] or "none"
-                by[key] = by.get(key, 0) + row["count"]
-            out += [f"Left in the database by these runs: {census.get('conversation', 0):,} conversations, "
-                    f"{census.get('interaction', 0):,} interactions, {census.get('callback', 0):,} callbacks; "
-                    "conversations by disposition: " + ", ".join(f"{k} {v:,}" for k, v in sorted(by.items())) + ".", ""]
+            out += [_census(census) + " (Ten-second runs stop most conversations part way through.)", ""]
     return out
 
 
@@ -202,7 +196,20 @@ def _soak_table(r: dict[str, Any]) -> list[str]:
     growth = sum(last) - sum(first)
     out += ["", f"Errors in all: {total_errors}. Worker memory from the end of minute 1 to the end: "
             f"{sum(first):.0f} → {sum(last):.0f} MB ({growth:+.1f} MB).", ""]
+    census = soak.get("census") or {}
+    if census:
+        out += [_census(census), ""]
     return out
+
+
+def _census(census: dict[str, Any]) -> str:
+    by: dict[str, int] = {}
+    for row in census.get("conversations_by", []):
+        key = row["disposition"] or "none yet"
+        by[key] = by.get(key, 0) + row["count"]
+    return (f"Left in the database: {census.get('conversation', 0):,} conversations, "
+            f"{census.get('interaction', 0):,} interactions, {census.get('callback', 0):,} callbacks; "
+            "conversations by disposition: " + ", ".join(f"{k} {v:,}" for k, v in sorted(by.items())) + ".")
 
 
 def _mix_table(r: dict[str, Any]) -> list[str]:

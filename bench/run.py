@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -163,6 +164,7 @@ class Bench:
 def _display(command: list[str]) -> str:
     """The gunicorn command as it ran, with the interpreter shown as plain `gunicorn`."""
     args = command[3:] if command[1:3] == ["-m", "gunicorn"] else command[1:]
+    args = [re.sub(r"^127\.0\.0\.1:\d+$", "127.0.0.1:<free port>", a) for a in args]
     return "gunicorn " + " ".join(f'"{a}"' if "(" in a else a for a in args)
 
 
