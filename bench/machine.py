@@ -52,7 +52,7 @@ def describe() -> dict[str, Any]:
         "os": f"{platform.system()} {platform.release()}", "python": sys.version.split()[0],
         "sqlite": sqlite, "postgresql": pg, "wrk": wrk, "versions": versions,
         "commit": commit + (" (with uncommitted changes)" if dirty else ""),
-        "web_concurrency": os.environ.get("WEB_CONCURRENCY", "2 (Procfile default)"),
+        "web_concurrency": os.environ.get("WEB_CONCURRENCY", "the Procfile's default"),
     }
 
 
