@@ -94,7 +94,7 @@ def _targets(r: dict[str, Any]) -> list[str]:
             cpu = f["server_cpu_us_per_request"] / e["server_cpu_us_per_request"] - 1
             rows.append(f"| {run['database']}: preloaded ({full['interactions']:,} interactions) within "
                         f"{TARGET_SCALE:.0%} of empty | p50 {_ms(e['p50_ms'])} → {_ms(f['p50_ms'])} ms, "
-                        f"{e['rps']:.0f} → {f['rps']:.0f} req/s ({worse:+.0%} at worst); CPU per turn "
+                        f"{e['rps']:.0f} → {f['rps']:.0f} req/s (worst change {worse:+.0%}); CPU per turn "
                         f"{e['server_cpu_us_per_request']:.0f} → {f['server_cpu_us_per_request']:.0f} µs ({cpu:+.0%}) "
                         f"| {_yes(worse <= TARGET_SCALE)} |")
         pages = full.get("pages") or {}
