@@ -7,9 +7,7 @@ A screenshot of the queue goes to test-artifacts/.
 """
 from __future__ import annotations
 
-import os
 import re
-import threading
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -17,38 +15,27 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
-from werkzeug.serving import make_server
 
-from helpline import create_app
 from helpline.db import db
 from helpline.models import Callback
 from helpline.staff.auth import create_staff
 from helpline.staff.models import AuditEvent
+from browserkit import ARGS, CHROMIUM, live_server, needs_chromium, screenshot, watched_page
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "correct horse battery staple"
 TEXTER = "+447911123456"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason=f"Debian's chromium is not installed at {CHROMIUM} (make browser)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def server(app):
     """The help line on a free port in a thread, sharing the test database, clock and Twilio settings."""
-    shared = ("DATABASE_URL", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL", "CLOCK")
-    live = create_app({**{key: app.config[key] for key in shared}, "SECRET_KEY": "browser-test",
-                       "INSECURE_SKIP_SIGNATURES": False, "STAFF_REFRESH_SECONDS": 2})
-    assert live.config["WTF_CSRF_ENABLED"] and live.config["SESSION_COOKIE_SECURE"]
-    httpd = make_server("127.0.0.1", 0, live, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=10)
+    def secure(live):
+        assert live.config["WTF_CSRF_ENABLED"] and live.config["SESSION_COOKIE_SECURE"]
+
+    with live_server(app, check=secure, STAFF_REFRESH_SECONDS=2) as url:
+        yield url
 
 
 @pytest.fixture
@@ -62,13 +49,7 @@ def browser():
 
 
 def new_page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    tab = context.new_page()
-    tab.problems = []  # page errors and Content-Security-Policy refusals
-    tab.on("pageerror", lambda error: tab.problems.append(str(error)))
-    tab.on("console", lambda msg: tab.problems.append(msg.text)
-           if msg.type == "error" or "Content Security Policy" in msg.text else None)
-    return tab
+    return watched_page(browser.new_context(viewport={"width": 1400, "height": 900}))
 
 
 def staff(app, email: str, name: str, role: str = "clinician"):
@@ -100,11 +81,7 @@ def text_in(app, server: str, body: str, number: str = TEXTER) -> None:
 
 
 def shot(page, name: str, database_url: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}-{'postgresql' if database_url.startswith('postgres') else 'sqlite'}.png"
-    page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
-    return path
+    return screenshot(page, name, database_url)
 
 
 def test_a_new_urgent_case_appears_without_reload_then_is_claimed_and_closed(app, server, browser, database_url):

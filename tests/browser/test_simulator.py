@@ -5,39 +5,23 @@ the simulator open as in development. Screenshots go to test-artifacts/.
 """
 from __future__ import annotations
 
-import os
-import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from helpline import create_app
 from helpline.db import db
 from helpline.models import Callback, Conversation
+from browserkit import ARGS, CHROMIUM, live_server, needs_chromium, screenshot, watched_page
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason=f"Debian's chromium is not installed at {CHROMIUM} (make system-packages)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def server(app):
     """The help line as `make run` serves it (simulator open, CSRF on), on a free port, in a thread."""
-    shared = ("DATABASE_URL", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL", "CLOCK")
-    live = create_app({**{key: app.config[key] for key in shared}, "SECRET_KEY": "browser-test",
-                       "INSECURE_SKIP_SIGNATURES": False, "SIMULATOR_OPEN": True})
-    httpd = make_server("127.0.0.1", 0, live, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=10)
+    with live_server(app, SIMULATOR_OPEN=True) as url:
+        yield url
 
 
 @pytest.fixture
@@ -47,22 +31,14 @@ def page():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        tab = context.new_page()
-        tab.problems = []  # page errors and Content-Security-Policy refusals
-        tab.on("pageerror", lambda error: tab.problems.append(str(error)))
-        tab.on("console", lambda msg: tab.problems.append(msg.text)
-               if msg.type == "error" or "Content Security Policy" in msg.text else None)
+        tab = watched_page(context)
         yield tab
         context.close()
         browser.close()
 
 
 def _shot(page, name: str, database_url: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}-{'postgresql' if database_url.startswith('postgres') else 'sqlite'}.png"
-    page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
-    return path
+    return screenshot(page, name, database_url)
 
 
 def test_dial_answer_the_red_flag_questions_and_reach_ae(server, page, database_url):
