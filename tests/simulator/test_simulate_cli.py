@@ -35,7 +35,7 @@ def test_words_silence_and_the_twiml_in_the_terminal(runner):
     assert out.count("Sorry, I did not get that") == 2  # silence, then words heard too faintly
     assert "Keys: type digits" in out  # "?" shows the help again
     assert "-- you hung up" in out  # end of input hangs up
-    speech = db.session.scalars(select(Interaction.speech).where(Interaction.speech.is_not(None))).all()
+    speech = db.session.scalars(select(Interaction.speech).where(Interaction.speech.is_not(None)).order_by(Interaction.id)).all()
     assert speech == ["back pain", "no"]
     assert db.session.scalar(select(Interaction.confidence).where(Interaction.speech == "no")) == 0.2
 
@@ -71,7 +71,7 @@ def test_texts_stop_at_an_empty_line_and_keywords_get_their_reply(runner):
     assert "help line: You will get no more texts" in out
     assert "help line: (no reply)" in out  # nothing is sent after STOP
     assert "never sent" not in out
-    assert db.session.scalars(select(Interaction.body).where(Interaction.direction == "in")).all() == ["STOP", "hello"]
+    assert db.session.scalars(select(Interaction.body).where(Interaction.direction == "in").order_by(Interaction.id)).all() == ["STOP", "hello"]
 
 
 def test_the_default_number_is_a_valid_one_from_ofcoms_drama_range():
