@@ -6,7 +6,7 @@ webhook gets exactly the answer it got the first time, rendered again from the s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from sqlalchemy import bindparam, select
@@ -316,8 +316,6 @@ def _escalate_abandoned(hl: Helpline, conv: Conversation, now: datetime) -> None
 
 def sweep_idle(hl: Helpline, now: datetime, voice_after_minutes: int = 120) -> int:
     """Close conversations nobody finished; escalate those with a red flag. Returns how many."""
-    from datetime import timedelta
-
     stale = db.session.scalars(
         select(Conversation).where(Conversation.status == "active").where(
             ((Conversation.channel != "voice") & (Conversation.updated_at < now - hl.sms_idle))

@@ -410,41 +410,23 @@ def test_the_same_keys_give_the_same_result_on_voice_and_sms(keys):
 
 
 def test_a_red_flag_mentioned_at_the_main_menu_starts_the_triage_after_its_question():
-    from pathlib import Path
-
-    from helpline.engine import Context, Input, load_flow, start, step
-
-    flow = load_flow(Path(__file__).resolve().parents[2] / "flows" / "back_pain.yaml")
-    ctx = Context("sms", variables={"callback_hours": "2", "routine_days": "3"})
-    turn = start(flow, ctx)
-    turn = step(flow, turn.state, Input.text("I feel numb"), ctx)
+    ctx = CTX["sms"]
+    turn = step(FLOW, start(FLOW, ctx).state, Input.text("I feel numb"), ctx)
     assert turn.ask.node == "d2_saddle"
-    turn = step(flow, turn.state, Input.key("3"), ctx)  # not sure: D3
+    turn = step(FLOW, turn.state, Input.key("3"), ctx)  # not sure: D3
     assert turn.ask.node == "d1_chest"  # the triage, not the menu (no way round to lifting tips)
     assert turn.state.disposition == "D3"
 
 
 def test_yes_to_a_999_question_outranks_an_a_and_e_phrase_in_the_same_reply():
-    from pathlib import Path
-
-    from helpline.engine import Context, Input, load_flow, start, step
-
-    flow = load_flow(Path(__file__).resolve().parents[2] / "flows" / "back_pain.yaml")
-    ctx = Context("sms", variables={"callback_hours": "2", "routine_days": "3"})
-    turn = start(flow, ctx)
-    turn = step(flow, turn.state, Input.key("1"), ctx)
+    ctx = CTX["sms"]
+    turn = step(FLOW, start(FLOW, ctx).state, Input.key("1"), ctx)
     assert turn.ask.node == "d1_chest"
-    turn = step(flow, turn.state, Input.text("yes and numb bum"), ctx)
+    turn = step(FLOW, turn.state, Input.text("yes and numb bum"), ctx)
     assert turn.state.end_node == "end_d1" and turn.state.disposition == "D1"
 
 
 def test_no_followed_by_a_red_flag_after_and_is_not_negated():
-    from pathlib import Path
-
-    from helpline.engine import Context, Input, load_flow, start, step
-
-    flow = load_flow(Path(__file__).resolve().parents[2] / "flows" / "back_pain.yaml")
-    ctx = Context("sms", variables={"callback_hours": "2", "routine_days": "3"})
-    turn = start(flow, ctx)
-    turn = step(flow, turn.state, Input.text("no sleep and chest pain"), ctx)
+    ctx = CTX["sms"]
+    turn = step(FLOW, start(FLOW, ctx).state, Input.text("no sleep and chest pain"), ctx)
     assert turn.state.end_node == "end_d1"

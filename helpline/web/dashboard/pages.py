@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -223,36 +223,40 @@ def release(item_id: int):
     return redirect(url_for("dashboard.queue_page"))
 
 
+def _case_form(item_id: int, form, invalid: str, act: Callable[[datetime], Any], done: Callable[[], str],
+               then: str | None = None):
+    """Validate a case form, run its use case and say how it went; back to the case unless it is done."""
+    case_url = url_for("dashboard.case_page", item_id=item_id)
+    if not form.validate_on_submit():
+        flash(invalid, "error")
+        return redirect(case_url)
+    try:
+        act(_now())
+    except QueueError as exc:
+        flash(str(exc), "error")
+        return redirect(case_url)
+    flash(done(), "info")
+    return redirect(then or case_url)
+
+
 @bp.post("/cases/<int:item_id>/reassign")
 @role_required("supervisor")
 def reassign(item_id: int):
     form = ReassignForm()
     form.staff_id.choices = [SelectChoice(s.id, s.name) for s in audit.all_staff()]
-    if not form.validate_on_submit():
-        flash("Choose who to give it to.", "error")
-    else:
-        try:
-            queue.reassign(staff_pkg.settings(), current_user, item_id, form.staff_id.data, _now())
-            flash("Reassigned.", "info")
-        except QueueError as exc:
-            flash(str(exc), "error")
-    return redirect(url_for("dashboard.case_page", item_id=item_id))
+    return _case_form(item_id, form, "Choose who to give it to.", lambda now: queue.reassign(
+        staff_pkg.settings(), current_user, item_id, form.staff_id.data, now), lambda: "Reassigned.")
 
 
 @bp.post("/cases/<int:item_id>/move")
 @role_required("supervisor")
 def move(item_id: int):
+    settings = staff_pkg.settings()
     form = MoveForm()
-    form.queue.choices = [SelectChoice(name) for name in staff_pkg.settings().queues]
-    if not form.validate_on_submit():
-        flash("Choose a queue.", "error")
-    else:
-        try:
-            queue.move(staff_pkg.settings(), current_user, item_id, form.queue.data, _now())
-            flash(f"Moved to {staff_pkg.settings().queues[form.queue.data].label}.", "info")
-        except QueueError as exc:
-            flash(str(exc), "error")
-    return redirect(url_for("dashboard.case_page", item_id=item_id))
+    form.queue.choices = [SelectChoice(name) for name in settings.queues]
+    return _case_form(item_id, form, "Choose a queue.", lambda now: queue.move(
+        settings, current_user, item_id, form.queue.data, now),
+        lambda: f"Moved to {settings.queues[form.queue.data].label}.")
 
 
 # --- a case --------------------------------------------------------------------------
@@ -309,46 +313,28 @@ def call_back(item_id: int):
 @bp.post("/cases/<int:item_id>/attempts")
 def record_attempt(item_id: int):
     form = AttemptForm()
-    if not form.validate_on_submit():
-        flash("Choose what happened on the call.", "error")
-        return redirect(url_for("dashboard.case_page", item_id=item_id))
-    seconds = form.duration_minutes.data * 60 if form.duration_minutes.data is not None else None
-    try:
-        queue.record_attempt(staff_pkg.settings(), current_user, item_id, form.result.data, seconds, _now())
-    except QueueError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("dashboard.case_page", item_id=item_id))
-    flash("Attempt recorded.", "info")
-    return redirect(url_for("dashboard.case_page", item_id=item_id))
+
+    def act(now: datetime) -> None:
+        seconds = form.duration_minutes.data * 60 if form.duration_minutes.data is not None else None
+        queue.record_attempt(staff_pkg.settings(), current_user, item_id, form.result.data, seconds, now)
+
+    return _case_form(item_id, form, "Choose what happened on the call.", act, lambda: "Attempt recorded.")
 
 
 @bp.post("/cases/<int:item_id>/outcome")
 def record_outcome(item_id: int):
     form = OutcomeForm()
-    if not form.validate_on_submit():
-        flash("Choose an outcome from the list.", "error")
-        return redirect(url_for("dashboard.case_page", item_id=item_id))
-    try:
-        queue.record_outcome(staff_pkg.settings(), current_user, item_id, form.outcome.data, form.note.data, _now())
-    except QueueError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("dashboard.case_page", item_id=item_id))
-    flash(f"Outcome recorded: {queue.OUTCOMES[form.outcome.data][0]}.", "info")
-    return redirect(url_for("dashboard.queue_page"))
+
+    return _case_form(item_id, form, "Choose an outcome from the list.", lambda now: queue.record_outcome(
+        staff_pkg.settings(), current_user, item_id, form.outcome.data, form.note.data, now),
+        lambda: f"Outcome recorded: {queue.OUTCOMES[form.outcome.data][0]}.", then=url_for("dashboard.queue_page"))
 
 
 @bp.post("/cases/<int:item_id>/notes")
 def add_note(item_id: int):
     form = NoteForm()
-    if not form.validate_on_submit():
-        flash("Write something in the note.", "error")
-    else:
-        try:
-            queue.add_note(staff_pkg.settings(), current_user, item_id, form.body.data, _now())
-            flash("Note added.", "info")
-        except QueueError as exc:
-            flash(str(exc), "error")
-    return redirect(url_for("dashboard.case_page", item_id=item_id))
+    return _case_form(item_id, form, "Write something in the note.", lambda now: queue.add_note(
+        staff_pkg.settings(), current_user, item_id, form.body.data, now), lambda: "Note added.")
 
 
 # --- supervisors and admins ----------------------------------------------------------
