@@ -33,12 +33,28 @@ def fresh(url: str) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
     else:
+        create_database(url)
         engine = create_engine(sqlalchemy_url(url))
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
         engine.dispose()
     migrate(url)
+
+
+def create_database(url: str) -> None:
+    """Create the PostgreSQL database named in the URL if the server does not have it yet."""
+    from sqlalchemy.engine import make_url
+
+    target = make_url(sqlalchemy_url(url))
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database})
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    finally:
+        admin.dispose()
 
 
 def migrate(url: str) -> None:

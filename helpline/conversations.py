@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import engine, phones, triage
+from . import engine, phones, triage, turn_store
 from .callbacks import request_callback
 from .db import db
-from .models import Conversation, Interaction, OptOut
+from .models import Conversation, OptOut
 from .notify import can_text_advice, queue_advice_text, record_delivery_status
 from .service import Helpline
+from .turn_store import ConversationRecord
 
 Reply = dict[str, Any]
 
@@ -68,45 +69,36 @@ def _say(turn: engine.Turn) -> list[dict[str, Any]]:
     return [{"text": u.text, "emergency": u.emergency} for u in turn.say if u.text]
 
 
-# Built once: a statement made per request costs more to construct and key for the cache than to run.
-_REPLAY = select(Interaction.__table__.c.reply).where(Interaction.__table__.c.dedupe_key == bindparam("key"))
-# A plain table INSERT: no ORM bulk machinery and no autoflush of the conversation (it flushes at commit).
-_LOG = Interaction.__table__.insert()
-# The conversation a turn continues: a call by its CallSid, a texter's by number (newest active one).
-_CALL = select(Conversation).where(Conversation.call_sid == bindparam("call_sid"))
-_TEXTER = (select(Conversation)
-           .where(Conversation.caller == bindparam("caller"), Conversation.channel == bindparam("channel"),
-                  Conversation.status == "active")
-           .order_by(Conversation.id.desc()).with_for_update())
-# Both rows of a turn carry the same columns, so that one INSERT takes them together.
-_NO_INPUT = {"digits": None, "speech": None, "confidence": None, "body": None, "said": None,
-             "external_id": None, "dedupe_key": None, "reply": None}
+class AlreadyAnswered(Exception):
+    """A retried webhook: the request was handled before, and this is the answer it got."""
 
-
-def _replay(key: str | None) -> Reply | None:
-    if key is None:
-        return None
-    return db.session.scalar(_REPLAY, {"key": key})
+    def __init__(self, reply: Reply):
+        super().__init__("already answered")
+        self.reply = reply
 
 
 def _commit_once(key: str | None, work: Callable[[], Reply]) -> Reply:
-    """Run a turn and commit it; a retry that races us gets the first answer (dedupe key is unique)."""
-    replayed = _replay(key)
-    if replayed is not None:
-        return replayed
-    reply = work()
+    """Run a turn and commit it once.
+
+    `work` raises AlreadyAnswered when its first read finds the request's key answered; a retry
+    that races the first request fails on the unique key instead, and gets the first answer too.
+    """
     try:
+        reply = work()
         db.session.commit()
+    except AlreadyAnswered as answered:
+        db.session.rollback()  # nothing was written
+        return answered.reply
     except IntegrityError:
         db.session.rollback()
-        replayed = _replay(key)
+        replayed = turn_store.replay(key)
         if replayed is None:
             raise
         return replayed
     return reply
 
 
-def _record(conv: Conversation, state: engine.State, extra: dict[str, Any], now: datetime) -> None:
+def _record(conv: ConversationRecord, state: engine.State, extra: dict[str, Any], now: datetime) -> None:
     """Copy the engine state onto the conversation: flow version, answers, rules and disposition (P14)."""
     conv.state = {**state.to_dict(), **extra}
     conv.answers = dict(state.answers)
@@ -116,36 +108,37 @@ def _record(conv: Conversation, state: engine.State, extra: dict[str, Any], now:
     conv.updated_at = now
 
 
-def _log_turn(conv: Conversation | None, channel: str, key: str | None, node: str | None,
+def _log_turn(conv: ConversationRecord | None, channel: str, key: str | None, node: str | None,
               reply: Reply, now: datetime, external_id: str | None = None, **raw: Any) -> None:
-    """Log what came in and what we answered: two rows in one INSERT, outside the unit of work.
+    """Save the conversation, then log what came in and what we answered (two rows, one INSERT).
 
-    Nothing reads these rows back during the turn, so tracking them as objects only cost time
-    (benchmarks: about a fifth of a turn). The reply is stored as it is now, so build it first.
+    The reply is stored as it is now (a retry gets it again), so build it first.
     """
-    if conv is not None and conv.id is None:
-        db.session.flush()  # a new conversation: its id, for the rows
+    if conv is not None:
+        turn_store.save(conv)
     conv_id = conv.id if conv is not None else None
     said = " ".join(part["text"] for part in reply.get("say", []))
     asked = (reply.get("ask") or {}).get("node")
-    db.session.execute(_LOG, [
-        {**_NO_INPUT, "conversation_id": conv_id, "channel": channel, "direction": "in", "kind": "turn",
+    turn_store.log([
+        {"conversation_id": conv_id, "channel": channel, "direction": "in", "kind": "turn",
          "node": node, "external_id": external_id, "dedupe_key": key, "reply": reply, "created_at": now, **raw},
-        {**_NO_INPUT, "conversation_id": conv_id, "channel": channel, "direction": "out", "kind": "turn",
+        {"conversation_id": conv_id, "channel": channel, "direction": "out", "kind": "turn",
          "node": asked or (conv.state.get("end_node") if conv else None), "said": said, "created_at": now},
     ])
 
 
-def _escalate(hl: Helpline, conv: Conversation, now: datetime, phone: str | None = None) -> None:
+def _escalate(hl: Helpline, conv: ConversationRecord | Conversation, now: datetime, phone: str | None = None) -> None:
     queue = conv.queue or (triage.QUEUE_FOR.get(conv.disposition) if conv.disposition else None)
     if queue is None or conv.escalated:
         return
+    if conv.id is None:
+        turn_store.save(conv)  # a conversation that escalates on its first turn: the callback links to it
     reasons = [r for r in conv.rules_fired if not r.startswith("ending_")] or [queue]
     request_callback(hl, conv, queue, conv.disposition, reasons, now, phone=phone)
     conv.escalated = True
 
 
-def _finish(conv: Conversation, status: str, now: datetime) -> None:
+def _finish(conv: ConversationRecord | Conversation, status: str, now: datetime) -> None:
     conv.status, conv.ended_at = status, now
 
 
@@ -168,18 +161,17 @@ def voice_turn(hl: Helpline, req: VoiceRequest, now: datetime) -> Reply:
 
 
 def _voice_turn(hl: Helpline, req: VoiceRequest, key: str, now: datetime) -> Reply:
-    conv = db.session.scalar(_CALL, {"call_sid": req.call_sid})
-    sender = phones.sender(req.caller, "voice")
+    answered, conv = turn_store.load_call(req.call_sid, key)
+    if answered is not None:
+        raise AlreadyAnswered(answered)
     ctx = hl.context("voice", now)
     node_before = None
     if conv is None:
         flow = hl.flow
-        conv = Conversation(
+        sender = phones.sender(req.caller, "voice")
+        conv = ConversationRecord.new(
             channel="voice", caller=sender.number, caller_raw=sender.raw or None, call_sid=req.call_sid,
-            flow_id=flow.id, flow_version=flow.version, state={}, answers={}, rules_fired=[],
-            status="active", started_at=now, updated_at=now,
-        )
-        db.session.add(conv)
+            flow_id=flow.id, flow_version=flow.version, now=now)
         turn = engine.start(flow, ctx)
         reply, extra = _after_voice_turn(hl, conv, turn, {"seq": 0}, now)
     else:
@@ -196,7 +188,7 @@ def _voice_turn(hl: Helpline, req: VoiceRequest, key: str, now: datetime) -> Rep
     return reply
 
 
-def _continue_voice(hl: Helpline, conv: Conversation, flow: engine.Flow, req: VoiceRequest,
+def _continue_voice(hl: Helpline, conv: ConversationRecord, flow: engine.Flow, req: VoiceRequest,
                     ctx: engine.Context, now: datetime) -> tuple[Reply, dict[str, Any]]:
     stage = conv.state.get("stage")
     extra = {k: conv.state.get(k) for k in ("seq", "pending_number", "failures_number", "ending")}
@@ -228,7 +220,7 @@ def _after_end_prompt(text_offer: bool) -> dict[str, Any]:
     return {"text": VOICE_AFTER_END_TEXT if text_offer else VOICE_AFTER_END, "emergency": False}
 
 
-def _after_voice_turn(hl: Helpline, conv: Conversation, turn: engine.Turn,
+def _after_voice_turn(hl: Helpline, conv: ConversationRecord, turn: engine.Turn,
                       extra: dict[str, Any], now: datetime) -> tuple[Reply, dict[str, Any]]:
     _record(conv, turn.state, extra, now)
     say = _say(turn)
@@ -254,7 +246,7 @@ def _after_voice_turn(hl: Helpline, conv: Conversation, turn: engine.Turn,
     return {"say": say, "ask": _after_end_ask(offer), "hangup": False}, {**extra, "stage": "after_end", "text_offer": offer}
 
 
-def _voice_number(hl: Helpline, conv: Conversation, req: VoiceRequest, extra: dict[str, Any],
+def _voice_number(hl: Helpline, conv: ConversationRecord, req: VoiceRequest, extra: dict[str, Any],
                   now: datetime) -> tuple[Reply, dict[str, Any]]:
     number = phones.uk_callback_number((req.digits or "").strip("#* "))
     if number:
@@ -272,7 +264,7 @@ def _voice_number(hl: Helpline, conv: Conversation, req: VoiceRequest, extra: di
     return {"say": [{"text": VOICE_NO_NUMBER, "emergency": False}], "ask": None, "hangup": True}, {**extra, "stage": "done"}
 
 
-def _voice_confirm(hl: Helpline, conv: Conversation, req: VoiceRequest, extra: dict[str, Any],
+def _voice_confirm(hl: Helpline, conv: ConversationRecord, req: VoiceRequest, extra: dict[str, Any],
                    now: datetime) -> tuple[Reply, dict[str, Any]]:
     pressed = (req.digits or "").strip()
     spoken_answer = engine.interpret.normalise(req.speech or "")
@@ -292,7 +284,9 @@ def call_status(hl: Helpline, call_sid: str, status: str, now: datetime) -> None
     key = f"status:{call_sid}:{status}"
 
     def work() -> Reply:
-        conv = db.session.scalar(select(Conversation).where(Conversation.call_sid == call_sid))
+        answered, conv = turn_store.load_call(call_sid, key)
+        if answered is not None:
+            raise AlreadyAnswered(answered)
         if conv is not None and status in ("completed", "busy", "failed", "no-answer", "canceled"):
             if conv.status == "active":
                 _finish(conv, "abandoned", now)
@@ -300,14 +294,18 @@ def call_status(hl: Helpline, call_sid: str, status: str, now: datetime) -> None
             elif conv.state.get("stage") in ("ask_number", "confirm_number"):
                 conv.caller = conv.caller or conv.state.get("pending_number")
                 _escalate(hl, conv, now)
-        db.session.add(Interaction(conversation=conv, channel="voice", direction="in", kind="status",
-                                   body=status, external_id=call_sid, dedupe_key=key, reply={}, created_at=now))
+            turn_store.save(conv)
+        elif turn_store.replay(key) is not None:  # a call we never saw: only the log row tells
+            raise AlreadyAnswered({})
+        turn_store.log([{"conversation_id": conv.id if conv else None, "channel": "voice", "direction": "in",
+                         "kind": "status", "body": status, "external_id": call_sid, "dedupe_key": key,
+                         "reply": {}, "created_at": now}])
         return {}
 
     _commit_once(key, work)
 
 
-def _escalate_abandoned(hl: Helpline, conv: Conversation, now: datetime) -> None:
+def _escalate_abandoned(hl: Helpline, conv: ConversationRecord | Conversation, now: datetime) -> None:
     """A red flag answered yes escalates even when the person stops part way through."""
     if conv.disposition and conv.disposition != triage.BASELINE:
         conv.queue = conv.queue or triage.QUEUE_FOR.get(conv.disposition)
@@ -348,6 +346,9 @@ def _text(text: str) -> Reply:
 
 def _sms_turn(hl: Helpline, req: SmsRequest, key: str | None, now: datetime) -> Reply:
     sender = phones.sender(req.caller, "sms")
+    answered, opted_out = turn_store.text_keys(key, sender.number)
+    if answered is not None:
+        raise AlreadyAnswered(answered)
     body = req.body or ""
     raw = {"body": body}
     if sender.number is None:
@@ -356,19 +357,13 @@ def _sms_turn(hl: Helpline, req: SmsRequest, key: str | None, now: datetime) -> 
         return reply
 
     word = _keyword(body)
-    opt = db.session.get(OptOut, sender.number)
-    opted_out = opt is not None and opt.opted_out
     if word in OPT_OUT_WORDS or (req.opt_out_type or "").upper() == "STOP":
-        if opt is None:
-            opt = OptOut(phone=sender.number)
-            db.session.add(opt)
-        opt.opted_out, opt.updated_at = True, now
+        _set_opt_out(sender.number, True, now)
         # Twilio's Advanced Opt-Out has already confirmed when it tells us OptOutType.
         reply = {"say": []} if req.opt_out_type else _text(SMS_OPTED_OUT)
         return _log_keyword(sender, key, reply, now, req, raw)
     if word in OPT_IN_WORDS or (opted_out and word == "YES"):
-        if opt is not None:
-            opt.opted_out, opt.updated_at = False, now
+        _set_opt_out(sender.number, False, now)
         reply = {"say": []} if req.opt_out_type else _text(SMS_OPTED_IN)
         return _log_keyword(sender, key, reply, now, req, raw)
     if opted_out:
@@ -377,21 +372,18 @@ def _sms_turn(hl: Helpline, req: SmsRequest, key: str | None, now: datetime) -> 
         return _log_keyword(sender, key, _text(SMS_HELP), now, req, raw)
 
     ctx = hl.context("sms", now)
-    conv = db.session.scalars(
-        _TEXTER, {"caller": sender.number, "channel": sender.transport}).first()
+    conv = turn_store.load_texter(sender.number, sender.transport)
     if conv is not None and conv.updated_at < now - hl.sms_idle:
         _finish(conv, "abandoned", now)
         _escalate_abandoned(hl, conv, now)
+        turn_store.save(conv)
         conv = None
     node_before = None
     if conv is None:
         flow = hl.flow
-        conv = Conversation(
-            channel=sender.transport, caller=sender.number, caller_raw=sender.raw, flow_id=flow.id,
-            flow_version=flow.version, state={}, answers={}, rules_fired=[], status="active",
-            started_at=now, updated_at=now,
-        )
-        db.session.add(conv)
+        conv = ConversationRecord.new(
+            channel=sender.transport, caller=sender.number, caller_raw=sender.raw, call_sid=None,
+            flow_id=flow.id, flow_version=flow.version, now=now)
         turn = engine.start(flow, ctx, first_words=body)
     else:
         flow = hl.flows.get(conv.flow_id, hl.flow)
@@ -409,13 +401,25 @@ def _sms_turn(hl: Helpline, req: SmsRequest, key: str | None, now: datetime) -> 
     return reply
 
 
+def _set_opt_out(number: str, opted_out: bool, now: datetime) -> None:
+    """STOP and START are rare: the ORM keeps the opt-out row (insert or update) simple."""
+    opt = db.session.get(OptOut, number)
+    if opt is None:
+        if not opted_out:
+            return
+        opt = OptOut(phone=number)
+        db.session.add(opt)
+    opt.opted_out, opt.updated_at = opted_out, now
+
+
 def _log_keyword(sender: phones.Sender, key: str | None, reply: Reply, now: datetime,
                  req: SmsRequest, raw: dict[str, Any]) -> Reply:
-    db.session.add(Interaction(channel=sender.transport, direction="in", kind="keyword", body=raw["body"],
-                               external_id=req.message_sid, dedupe_key=key, reply=reply, created_at=now))
+    rows = [{"channel": sender.transport, "direction": "in", "kind": "keyword", "body": raw["body"],
+             "external_id": req.message_sid, "dedupe_key": key, "reply": reply, "created_at": now}]
     if reply["say"]:
-        db.session.add(Interaction(channel=sender.transport, direction="out", kind="keyword",
-                                   said=reply["say"][0]["text"], created_at=now))
+        rows.append({"channel": sender.transport, "direction": "out", "kind": "keyword",
+                     "said": reply["say"][0]["text"], "created_at": now})
+    turn_store.log(rows)
     return reply
 
 
@@ -424,9 +428,12 @@ def sms_status(message_sid: str, status: str, error_code: str | None, now: datet
     key = f"smsstatus:{message_sid}:{status}"
 
     def work() -> Reply:
-        db.session.add(Interaction(channel="sms", direction="in", kind="status", external_id=message_sid,
-                                   body=status if not error_code else f"{status} {error_code}",
-                                   dedupe_key=key, reply={}, created_at=now))
+        answered = turn_store.replay(key)
+        if answered is not None:
+            raise AlreadyAnswered(answered)
+        turn_store.log([{"channel": "sms", "direction": "in", "kind": "status", "external_id": message_sid,
+                         "body": status if not error_code else f"{status} {error_code}",
+                         "dedupe_key": key, "reply": {}, "created_at": now}])
         record_delivery_status(message_sid, status, error_code, now)  # the outbox row with this MessageSid
         return {}
 

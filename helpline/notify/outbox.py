@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..db import db
@@ -54,10 +54,12 @@ def check_text(body: str, max_segments: int | None = None) -> Checked:
     return Checked(encoding, count)
 
 
+_OPTED_OUT = select(OptOut.opted_out).where(OptOut.phone == bindparam("phone"))  # ORM columns: autoflushes
+
+
 def is_opted_out(number: str) -> bool:
     """True when the number texted STOP (and has not texted START since)."""
-    opt = db.session.get(OptOut, number)
-    return opt is not None and opt.opted_out
+    return bool(db.session.scalar(_OPTED_OUT, {"phone": number}))
 
 
 def queue_text(

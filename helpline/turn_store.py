@@ -1,0 +1,135 @@
+"""The rows a voice or SMS turn reads and writes, as a handful of plain Core statements.
+
+A turn is the help line's hot path: a caller waits in silence while it runs. Loading the
+conversation as an ORM object and letting the unit of work write it back cost about half of
+a turn (docs/benchmarks.md), so a turn reads one row into a plain record, changes it, and
+writes it back with one UPDATE (or INSERT), its two log rows with one more, then commits.
+Statements are built once: building and keying a statement costs more than running it.
+
+Everything here runs on the session's connection, in the session's transaction, so a turn
+still commits once (conversations._commit_once) together with any callback or outbox row the
+ORM adds for an escalation.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection, Row
+
+from .db import db
+from .models import Conversation, Interaction, OptOut
+
+CONVERSATION = Conversation.__table__
+INTERACTION = Interaction.__table__
+OPT_OUT = OptOut.__table__
+
+
+@dataclass
+class ConversationRecord:
+    """One conversation row, as a turn sees it; the same attributes as the ORM model."""
+
+    id: int | None
+    channel: str
+    caller: str | None
+    caller_raw: str | None
+    call_sid: str | None
+    flow_id: str
+    flow_version: str
+    state: dict[str, Any]
+    answers: dict[str, Any]
+    rules_fired: list[str]
+    disposition: str | None
+    queue: str | None
+    status: str
+    escalated: bool
+    started_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+
+    @classmethod
+    def new(cls, *, channel: str, caller: str | None, caller_raw: str | None, call_sid: str | None,
+            flow_id: str, flow_version: str, now: datetime) -> "ConversationRecord":
+        return cls(id=None, channel=channel, caller=caller, caller_raw=caller_raw, call_sid=call_sid,
+                   flow_id=flow_id, flow_version=flow_version, state={}, answers={}, rules_fired=[],
+                   disposition=None, queue=None, status="active", escalated=False, started_at=now,
+                   updated_at=now, ended_at=None)
+
+    @classmethod
+    def from_row(cls, row: Row) -> "ConversationRecord":
+        return cls(**{name: row._mapping[name] for name in COLUMNS})
+
+
+COLUMNS = tuple(column.name for column in CONVERSATION.columns)
+
+_REPLAY = (select(INTERACTION.c.reply).where(INTERACTION.c.dedupe_key == bindparam("key"))
+           .scalar_subquery())
+# A call's conversation and, in the same statement, the answer already given to this very request.
+_CALL = select(CONVERSATION, _REPLAY.label("replay")).where(CONVERSATION.c.call_sid == bindparam("call_sid"))
+# A texter's newest active conversation, locked (PostgreSQL) so two quick texts take turns.
+_TEXTER = (select(CONVERSATION)
+           .where(CONVERSATION.c.caller == bindparam("caller"), CONVERSATION.c.channel == bindparam("channel"),
+                  CONVERSATION.c.status == "active")
+           .order_by(CONVERSATION.c.id.desc()).limit(1).with_for_update())
+_OPTED_OUT = select(OPT_OUT.c.opted_out).where(OPT_OUT.c.phone == bindparam("phone"))
+# Before a text: the answer already given to this message, and whether the number opted out.
+_TEXT_KEYS = select(_REPLAY.label("replay"), _OPTED_OUT.scalar_subquery().label("opted_out"))
+_ONLY_REPLAY = select(_REPLAY.label("replay"))
+_INSERT = CONVERSATION.insert()
+_UPDATE = CONVERSATION.update().where(CONVERSATION.c.id == bindparam("record_id"))
+_LOG = INTERACTION.insert()
+# Every log row names every column, so that one INSERT takes a turn's rows together.
+_NO_INPUT = {column.name: None for column in INTERACTION.columns if column.name != "id"}
+
+
+def _connection() -> Connection:
+    return db.session.connection()
+
+
+def replay(key: str | None) -> dict[str, Any] | None:
+    """The answer stored for a request already handled, or None."""
+    if key is None:
+        return None
+    return _connection().scalar(_ONLY_REPLAY, {"key": key})
+
+
+def load_call(call_sid: str, key: str) -> tuple[dict[str, Any] | None, ConversationRecord | None]:
+    """(the stored answer to this request if any, the call's conversation if any): one statement.
+
+    No conversation means no turn of this call was committed, so nothing to replay either.
+    """
+    row = _connection().execute(_CALL, {"call_sid": call_sid, "key": key}).first()
+    if row is None:
+        return None, None
+    return row.replay, ConversationRecord.from_row(row)
+
+
+def text_keys(key: str | None, phone: str | None) -> tuple[dict[str, Any] | None, bool]:
+    """(the stored answer to this message if any, whether the number opted out): one statement."""
+    row = _connection().execute(_TEXT_KEYS, {"key": key, "phone": phone}).first()
+    return row.replay, bool(row.opted_out)
+
+
+def load_texter(caller: str, channel: str) -> ConversationRecord | None:
+    row = _connection().execute(_TEXTER, {"caller": caller, "channel": channel}).first()
+    return ConversationRecord.from_row(row) if row is not None else None
+
+
+def save(record: ConversationRecord) -> None:
+    """Write the record: INSERT a new one (its id is set), UPDATE an existing one."""
+    values = asdict(record)
+    conn = _connection()
+    if record.id is None:
+        del values["id"]
+        record.id = conn.execute(_INSERT, values).inserted_primary_key[0]
+    else:
+        values["record_id"] = values.pop("id")
+        conn.execute(_UPDATE, values)
+
+
+def log(rows: list[dict[str, Any]]) -> None:
+    """Insert log rows (interaction); each names only the columns it sets."""
+    _connection().execute(_LOG, [{**_NO_INPUT, **row} for row in rows])
+
