@@ -179,7 +179,7 @@ def record_templates(personas: Sequence[Persona] = PERSONAS, workdir: Path | Non
             upgrade()
             client = app.test_client()
             for n, persona in enumerate(personas):
-                ids = Ids(f"CA{n:032x}", "" if persona.withheld else f"+4479110{n:05d}", f"SM{n:028x}")
+                ids = Ids(f"CA{n:032x}", "" if persona.withheld else f"+4479110{n:05d}", f"SM{n:032x}")
                 actions: list[Action] = []
 
                 def post(action: Action):
@@ -276,7 +276,7 @@ class Numbering:
         n = next(self.counter)
         # +4479 numbers: valid UK mobiles, a range the preloaded data never uses.
         number = "" if withheld else f"+4479{(int(self.run, 16) * 7919 + n) % 10**8:08d}"
-        return Ids(f"CA{self.run}{n:024x}", number, f"SM{self.run}{n:016x}")
+        return Ids(f"CA{self.run}{n:024x}", number, f"SM{self.run}{n:024x}")
 
 
 def conversations(templates: Sequence[Template], numbering: Numbering) -> Iterator[list[tuple[str, dict]]]:

@@ -11,6 +11,7 @@ from flask_migrate import Migrate
 from .config import ROOT, database_url, from_environment
 from .db import db
 from .service import Helpline
+from .web.cookies import CookieSessions
 
 migrate = Migrate()
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ def load_checked_flows(directory: str):
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the help line: settings from the environment, overridden by `config` (tests)."""
     app = Flask(__name__, instance_relative_config=True)
+    app.session_interface = CookieSessions()
     settings = from_environment()
     settings.update(config or {})
     app.config.update(settings)

@@ -1,6 +1,7 @@
 """Phone numbers: what Twilio sends in From, and numbers keyed in by a caller."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import phonenumbers
@@ -19,6 +20,8 @@ class Sender:
     raw: str
 
 
+# Parsing is the slow part of a text's turn, and a texter sends the same From every time.
+@functools.lru_cache(maxsize=4096)
 def to_e164(raw: str | None, region: str = "GB") -> str | None:
     """A valid number in E.164 form, or None."""
     if not raw:
