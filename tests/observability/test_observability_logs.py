@@ -112,3 +112,15 @@ def test_the_app_logs_json_lines_to_stderr(app, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     ours = [json.loads(line) for line in err if line.startswith("{")]
     assert any(line["message"] == "a plain line from [phone]" and line["level"] == "WARNING" for line in ours)
+
+
+def test_the_request_line_names_twilio_sids_and_nothing_else(app, twilio, client, log_lines):
+    Caller(twilio, number=NUMBER).call()
+    twilio("/voice", {"CallSid": NUMBER, "From": NUMBER})  # not a SID: a number where one should be
+    client.post(f"/callers/{NUMBER}/07911123456")  # a path nobody serves, with numbers in it
+    requests = [line for line in log_lines() if line["logger"] == "helpline.request"]
+    assert [line["status"] for line in requests] == [200, 200, 404]
+    assert requests[0]["twilio_sid"].startswith("CA") and len(requests[0]["twilio_sid"]) == 34
+    assert requests[1]["twilio_sid"] == "[redacted]"
+    assert requests[2]["path"] == "/callers/[phone]/[phone]" and requests[2]["message"] == "POST /callers/[phone]/[phone] 404"
+    assert _leaks(requests) == []

@@ -204,3 +204,10 @@ def test_roles_see_only_their_pages(login, make_staff):
     assert login(make_staff(role="clinician")).get("/staff/supervisor").status_code == 403
     assert login(make_staff(role="supervisor")).get("/staff/audit").status_code == 403
     assert login(make_staff(role="admin")).get("/staff/audit").status_code == 200
+
+
+def test_a_signed_in_session_survives_and_webhooks_get_no_cookie(app, login, make_staff, twilio):
+    client = login(make_staff())
+    assert client.get("/staff/", base_url="https://localhost").status_code == 200  # the cookie still signs in
+    response = twilio("/sms", {"MessageSid": "SM" + "3" * 32, "From": "+447911123456", "Body": "hello"})
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers

@@ -1,0 +1,97 @@
+"""The turn's own reads and writes (helpline.turn_store): the same rows the ORM model describes."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from helpline import turn_store
+from helpline.db import db
+from helpline.models import Conversation, Interaction, OptOut
+from helpline.turn_store import ConversationRecord
+from support import OPEN_TIME, Caller, Texter
+
+
+def _record(**changes) -> ConversationRecord:
+    record = ConversationRecord.new(channel="voice", caller="+447911123456", caller_raw="+447911123456",
+                                    call_sid="CA" + "1" * 32, flow_id="back_pain", flow_version="2026.11.4",
+                                    now=OPEN_TIME)
+    for name, value in changes.items():
+        setattr(record, name, value)
+    return record
+
+
+def test_the_record_has_exactly_the_models_columns():
+    assert turn_store.COLUMNS == tuple(c.name for c in Conversation.__table__.columns)
+    assert set(ConversationRecord.__dataclass_fields__) == set(turn_store.COLUMNS)
+
+
+def test_a_saved_record_reads_back_through_the_orm_and_the_store(app):
+    record = _record(state={"node": "onset", "seq": 3, "ending": [{"text": "Call 999", "emergency": True}]},
+                     answers={"d1_saddle": "no"}, rules_fired=["d3_fever"], disposition="D3", queue="clinical")
+    turn_store.save(record)
+    assert record.id is not None
+    record.status, record.ended_at, record.escalated = "completed", OPEN_TIME + timedelta(minutes=4), True
+    turn_store.save(record)  # the second save updates the same row
+    db.session.commit()
+
+    model = db.session.get(Conversation, record.id)
+    assert (model.state["seq"], model.answers, model.rules_fired) == (3, {"d1_saddle": "no"}, ["d3_fever"])
+    assert (model.status, model.escalated, model.ended_at) == ("completed", True, OPEN_TIME + timedelta(minutes=4))
+    assert db.session.scalar(select(db.func.count()).select_from(Conversation)) == 1
+
+    answered, loaded = turn_store.load_call(record.call_sid, "voice:never:1")
+    assert answered is None and loaded == record
+
+
+def test_load_call_brings_the_stored_answer_of_a_retried_request(app):
+    record = _record()
+    turn_store.save(record)
+    turn_store.log([{"conversation_id": record.id, "channel": "voice", "direction": "in", "kind": "turn",
+                     "dedupe_key": "voice:x:1", "reply": {"say": [{"text": "Hello"}]}, "created_at": OPEN_TIME}])
+    db.session.commit()
+    answered, loaded = turn_store.load_call(record.call_sid, "voice:x:1")
+    assert answered == {"say": [{"text": "Hello"}]} and loaded.id == record.id
+    assert turn_store.load_call("CA" + "2" * 32, "voice:x:1") == (None, None)
+
+
+def test_text_keys_reads_the_stored_answer_and_the_opt_out_together(app):
+    db.session.add(OptOut(phone="+447911000111", opted_out=True, updated_at=OPEN_TIME))
+    turn_store.log([{"channel": "sms", "direction": "in", "kind": "keyword", "dedupe_key": "sms:SMa",
+                     "reply": {"say": []}, "created_at": OPEN_TIME}])
+    db.session.commit()
+    assert turn_store.text_keys("sms:SMa", "+447911000111") == ({"say": []}, True)
+    assert turn_store.text_keys("sms:SMb", "+447911000222") == (None, False)
+    assert turn_store.text_keys(None, None) == (None, False)
+
+
+def test_load_texter_finds_the_newest_active_conversation_on_that_channel(app):
+    old = _record(channel="sms", call_sid=None, status="completed")
+    active = _record(channel="sms", call_sid=None)
+    whatsapp = _record(channel="whatsapp", call_sid=None)
+    for record in (old, active, whatsapp):
+        turn_store.save(record)
+    db.session.commit()
+    assert turn_store.load_texter("+447911123456", "sms").id == active.id
+    assert turn_store.load_texter("+447911123456", "whatsapp").id == whatsapp.id
+    assert turn_store.load_texter("+447911999999", "sms") is None
+
+
+def test_a_turns_rows_are_logged_once_and_a_retry_writes_nothing(app, twilio):
+    caller = Caller(twilio)
+    caller.call()
+    action = caller._action_path()
+    first = caller.press("1")
+    again = twilio(action, caller._params(Digits="1"))  # Twilio retries the same Gather action
+    assert again.status_code == 200 and first.text in again.get_data(as_text=True)
+    rows = db.session.scalars(select(Interaction).where(Interaction.external_id == caller.call_sid)).all()
+    assert [(r.direction, r.kind) for r in rows].count(("in", "turn")) == 2  # the call and one key press
+
+
+def test_an_idle_texters_old_conversation_is_closed_in_the_same_turn(app, twilio, clock):
+    texter = Texter(twilio)
+    texter.send("hello")
+    clock.now = OPEN_TIME + timedelta(days=2)
+    texter.send("hello again")
+    statuses = db.session.scalars(select(Conversation.status).order_by(Conversation.id)).all()
+    assert statuses == ["abandoned", "active"]
