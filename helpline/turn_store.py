@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 
 from .db import db
 from .models import Conversation, Interaction, OptOut
@@ -57,33 +58,91 @@ class ConversationRecord:
                    disposition=None, queue=None, status="active", escalated=False, started_at=now,
                    updated_at=now, ended_at=None)
 
-    @classmethod
-    def from_row(cls, row: Row) -> "ConversationRecord":
-        return cls(**{name: row._mapping[name] for name in COLUMNS})
 
 
 COLUMNS = tuple(column.name for column in CONVERSATION.columns)
 
+
+class Prepared:
+    """A statement compiled once per dialect by SQLAlchemy and run on the DBAPI cursor.
+
+    SQLAlchemy's execution machinery (cache keys, execution contexts, result objects) cost more
+    than the SQLite work of a turn's statements; this keeps SQLAlchemy's SQL and its type
+    conversions (JSON, dates, booleans) and leaves out the rest. Errors come back as SQLAlchemy's
+    own exceptions, so an IntegrityError is an IntegrityError whichever way a statement ran.
+    """
+
+    def __init__(self, statement: Any, column_keys: list[str] | None = None):
+        self.statement, self.column_keys = statement, column_keys
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict, dict, list]] = {}
+
+    def _for(self, dialect: Dialect):
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
+            binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+                     for name, bind in compiled.binds.items()}
+            order = tuple(compiled.positiontup) if compiled.positional else None
+            # Values written into the statement itself ("active", LIMIT 1) travel as parameters too.
+            fixed = {name: bind.value for name, bind in compiled.binds.items() if bind.value is not None}
+            results = [c.type.dialect_impl(dialect).result_processor(dialect, None)
+                       for c in getattr(self.statement, "exported_columns", ())]
+            found = self._compiled[dialect.name] = (compiled.string, order, binds, fixed, results)
+        return found
+
+    @staticmethod
+    def _params(binds: dict, fixed: dict, order: tuple[str, ...] | None, params: dict[str, Any]) -> Any:
+        values = {name: (binds[name](value) if binds.get(name) else value)
+                  for name, value in (fixed | params).items()}
+        return tuple(values[name] for name in order) if order is not None else values
+
+    def run(self, conn: Connection, params: dict[str, Any] | list[dict[str, Any]]) -> Any:
+        sql, order, binds, fixed, results = self._for(conn.dialect)
+        cursor = conn.connection.cursor()
+        try:
+            if isinstance(params, list):
+                cursor.executemany(sql, [self._params(binds, fixed, order, p) for p in params])
+            else:
+                cursor.execute(sql, self._params(binds, fixed, order, params))
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(sql, None, error, conn.dialect.loaded_dbapi.Error,
+                                      hide_parameters=True, dialect=conn.dialect) from error
+        return cursor, results
+
+    def first(self, conn: Connection, params: dict[str, Any]) -> tuple | None:
+        cursor, results = self.run(conn, params)
+        row = cursor.fetchone()
+        cursor.close()
+        if row is None:
+            return None
+        return tuple(convert(value) if convert else value
+                     for convert, value in zip(results, row))
+
+
+def _record_from(row: tuple) -> ConversationRecord:
+    return ConversationRecord(*row[:len(COLUMNS)])
+
 _REPLAY = (select(INTERACTION.c.reply).where(INTERACTION.c.dedupe_key == bindparam("key"))
            .scalar_subquery())
 # A call's conversation and, in the same statement, the answer already given to this very request.
-_CALL = select(CONVERSATION, _REPLAY.label("replay")).where(CONVERSATION.c.call_sid == bindparam("call_sid"))
+_CALL = Prepared(select(CONVERSATION, _REPLAY.label("replay")).where(CONVERSATION.c.call_sid == bindparam("call_sid")))
 # A texter's newest active conversation, locked (PostgreSQL) so two quick texts take turns.
-_TEXTER = (select(CONVERSATION)
-           .where(CONVERSATION.c.caller == bindparam("caller"), CONVERSATION.c.channel == bindparam("channel"),
-                  CONVERSATION.c.status == "active")
-           .order_by(CONVERSATION.c.id.desc()).limit(1).with_for_update())
+_TEXTER = Prepared(select(CONVERSATION)
+                   .where(CONVERSATION.c.caller == bindparam("caller"), CONVERSATION.c.channel == bindparam("channel"),
+                          CONVERSATION.c.status == "active")
+                   .order_by(CONVERSATION.c.id.desc()).limit(1).with_for_update())
 _OPTED_OUT = select(OPT_OUT.c.opted_out).where(OPT_OUT.c.phone == bindparam("phone"))
 # Before a text: the answer already given to this message, and whether the number opted out.
-_TEXT_KEYS = select(_REPLAY.label("replay"), _OPTED_OUT.scalar_subquery().label("opted_out"))
-_ONLY_REPLAY = select(_REPLAY.label("replay"))
-_INSERT = CONVERSATION.insert()
-_UPDATE = CONVERSATION.update().where(CONVERSATION.c.id == bindparam("record_id"))
-_LOG = INTERACTION.insert()
+_TEXT_KEYS = Prepared(select(_REPLAY.label("replay"), _OPTED_OUT.scalar_subquery().label("opted_out")))
+_ONLY_REPLAY = Prepared(select(_REPLAY.label("replay")))
+_WRITTEN = [name for name in COLUMNS if name != "id"]
+_INSERT = Prepared(CONVERSATION.insert().returning(CONVERSATION.c.id), _WRITTEN)
+_UPDATE = Prepared(CONVERSATION.update().where(CONVERSATION.c.id == bindparam("record_id")), _WRITTEN)
 # Every log row names every column: one compiled statement serves every kind of row, and a
 # turn's two rows go in one executemany. (A two-row VALUES list was tried: SQLAlchemy compiles
 # it afresh each time, ten times slower.)
 _NO_INPUT = {column.name: None for column in INTERACTION.columns if column.name != "id"}
+_LOG = Prepared(INTERACTION.insert(), list(_NO_INPUT))
 
 
 def _connection() -> Connection:
@@ -94,7 +153,8 @@ def replay(key: str | None) -> dict[str, Any] | None:
     """The answer stored for a request already handled, or None."""
     if key is None:
         return None
-    return _connection().scalar(_ONLY_REPLAY, {"key": key})
+    row = _ONLY_REPLAY.first(_connection(), {"key": key})
+    return row[0] if row else None
 
 
 def load_call(call_sid: str, key: str) -> tuple[dict[str, Any] | None, ConversationRecord | None]:
@@ -102,21 +162,21 @@ def load_call(call_sid: str, key: str) -> tuple[dict[str, Any] | None, Conversat
 
     No conversation means no turn of this call was committed, so nothing to replay either.
     """
-    row = _connection().execute(_CALL, {"call_sid": call_sid, "key": key}).first()
+    row = _CALL.first(_connection(), {"call_sid": call_sid, "key": key})
     if row is None:
         return None, None
-    return row.replay, ConversationRecord.from_row(row)
+    return row[-1], _record_from(row)
 
 
 def text_keys(key: str | None, phone: str | None) -> tuple[dict[str, Any] | None, bool]:
     """(the stored answer to this message if any, whether the number opted out): one statement."""
-    row = _connection().execute(_TEXT_KEYS, {"key": key, "phone": phone}).first()
-    return row.replay, bool(row.opted_out)
+    replayed, opted_out = _TEXT_KEYS.first(_connection(), {"key": key, "phone": phone})
+    return replayed, bool(opted_out)
 
 
 def load_texter(caller: str, channel: str) -> ConversationRecord | None:
-    row = _connection().execute(_TEXTER, {"caller": caller, "channel": channel}).first()
-    return ConversationRecord.from_row(row) if row is not None else None
+    row = _TEXTER.first(_connection(), {"caller": caller, "channel": channel})
+    return _record_from(row) if row is not None else None
 
 
 def save(record: ConversationRecord) -> None:
@@ -125,13 +185,13 @@ def save(record: ConversationRecord) -> None:
     conn = _connection()
     if record.id is None:
         del values["id"]
-        record.id = conn.execute(_INSERT, values).inserted_primary_key[0]
+        record.id = _INSERT.first(conn, values)[0]
     else:
         values["record_id"] = values.pop("id")
-        conn.execute(_UPDATE, values)
+        _UPDATE.run(conn, values)[0].close()
 
 
 def log(rows: list[dict[str, Any]]) -> None:
     """Insert log rows (interaction); each names only the columns it sets."""
-    _connection().execute(_LOG, [{**_NO_INPUT, **row} for row in rows])
+    _LOG.run(_connection(), [{**_NO_INPUT, **row} for row in rows])[0].close()
 
