@@ -1,10 +1,10 @@
-"""The rows a voice or SMS turn reads and writes, as a handful of plain Core statements.
+"""The rows a voice or SMS turn reads and writes, in a handful of statements built once.
 
 A turn is the help line's hot path: a caller waits in silence while it runs. Loading the
 conversation as an ORM object and letting the unit of work write it back cost about half of
 a turn (docs/benchmarks.md), so a turn reads one row into a plain record, changes it, and
 writes it back with one UPDATE (or INSERT), its two log rows with one more, then commits.
-Statements are built once: building and keying a statement costs more than running it.
+The statements are SQLAlchemy Core, compiled once per dialect and run by helpline.prepared.
 
 Everything here runs on the session's connection, in the session's transaction, so a turn
 still commits once (conversations._commit_once) together with any callback or outbox row the
@@ -17,11 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Connection
 
 from .db import db
 from .models import Conversation, Interaction, OptOut
+from .prepared import Prepared
 
 CONVERSATION = Conversation.__table__
 INTERACTION = Interaction.__table__
@@ -59,68 +59,12 @@ class ConversationRecord:
                    updated_at=now, ended_at=None)
 
 
-
 COLUMNS = tuple(column.name for column in CONVERSATION.columns)
-
-
-class Prepared:
-    """A statement compiled once per dialect by SQLAlchemy and run on the DBAPI cursor.
-
-    SQLAlchemy's execution machinery (cache keys, execution contexts, result objects) cost more
-    than the SQLite work of a turn's statements; this keeps SQLAlchemy's SQL and its type
-    conversions (JSON, dates, booleans) and leaves out the rest. Errors come back as SQLAlchemy's
-    own exceptions, so an IntegrityError is an IntegrityError whichever way a statement ran.
-    """
-
-    def __init__(self, statement: Any, column_keys: list[str] | None = None):
-        self.statement, self.column_keys = statement, column_keys
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict, dict, list]] = {}
-
-    def _for(self, dialect: Dialect):
-        found = self._compiled.get(dialect.name)
-        if found is None:
-            compiled = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
-            binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-                     for name, bind in compiled.binds.items()}
-            order = tuple(compiled.positiontup) if compiled.positional else None
-            # Values written into the statement itself ("active", LIMIT 1) travel as parameters too.
-            fixed = {name: bind.value for name, bind in compiled.binds.items() if bind.value is not None}
-            results = [c.type.dialect_impl(dialect).result_processor(dialect, None)
-                       for c in getattr(self.statement, "exported_columns", ())]
-            found = self._compiled[dialect.name] = (compiled.string, order, binds, fixed, results)
-        return found
-
-    @staticmethod
-    def _params(binds: dict, fixed: dict, order: tuple[str, ...] | None, params: dict[str, Any]) -> Any:
-        values = {name: (binds[name](value) if binds.get(name) else value)
-                  for name, value in (fixed | params).items()}
-        return tuple(values[name] for name in order) if order is not None else values
-
-    def run(self, conn: Connection, params: dict[str, Any] | list[dict[str, Any]]) -> Any:
-        sql, order, binds, fixed, results = self._for(conn.dialect)
-        cursor = conn.connection.cursor()
-        try:
-            if isinstance(params, list):
-                cursor.executemany(sql, [self._params(binds, fixed, order, p) for p in params])
-            else:
-                cursor.execute(sql, self._params(binds, fixed, order, params))
-        except conn.dialect.loaded_dbapi.Error as error:
-            raise DBAPIError.instance(sql, None, error, conn.dialect.loaded_dbapi.Error,
-                                      hide_parameters=True, dialect=conn.dialect) from error
-        return cursor, results
-
-    def first(self, conn: Connection, params: dict[str, Any]) -> tuple | None:
-        cursor, results = self.run(conn, params)
-        row = cursor.fetchone()
-        cursor.close()
-        if row is None:
-            return None
-        return tuple(convert(value) if convert else value
-                     for convert, value in zip(results, row))
 
 
 def _record_from(row: tuple) -> ConversationRecord:
     return ConversationRecord(*row[:len(COLUMNS)])
+
 
 _REPLAY = (select(INTERACTION.c.reply).where(INTERACTION.c.dedupe_key == bindparam("key"))
            .scalar_subquery())
@@ -188,10 +132,10 @@ def save(record: ConversationRecord) -> None:
         record.id = _INSERT.first(conn, values)[0]
     else:
         values["record_id"] = values.pop("id")
-        _UPDATE.run(conn, values)[0].close()
+        _UPDATE.execute(conn, values)
 
 
 def log(rows: list[dict[str, Any]]) -> None:
     """Insert log rows (interaction); each names only the columns it sets."""
-    _LOG.run(_connection(), [{**_NO_INPUT, **row} for row in rows])[0].close()
+    _LOG.execute(_connection(), [{**_NO_INPUT, **row} for row in rows])
 

@@ -1,0 +1,94 @@
+"""Statements compiled once per dialect by SQLAlchemy and run straight on the DBAPI cursor.
+
+For the few statements of a voice or SMS turn, SQLAlchemy's execution machinery (cache keys,
+execution contexts, result objects) cost more than the database work itself (docs/benchmarks.md).
+A Prepared statement keeps what matters from SQLAlchemy: the SQL it compiles for the dialect and
+its type conversions both ways (JSON, dates, booleans). It runs on the session's connection, in
+the session's transaction, and its errors come back as SQLAlchemy's own exceptions, so that an
+IntegrityError is an IntegrityError whichever way a statement ran.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
+
+Convert = Callable[[Any], Any] | None
+
+
+@dataclass
+class _Plan:
+    sql: str
+    positional: bool
+    binds: tuple[tuple[str, Convert], ...]  # in the order the SQL takes them
+    fixed: dict[str, Any]  # values built into the statement (a literal "active", LIMIT 1)
+    columns: tuple[Any, ...]  # what a SELECT or RETURNING gives back
+    results: tuple[Convert, ...] | None = None  # known from the first result's description
+
+
+class Prepared:
+    def __init__(self, statement: Any, column_keys: Sequence[str] | None = None):
+        """`column_keys`: for an INSERT or UPDATE, the columns every execution sets."""
+        self.statement = statement
+        self.column_keys = list(column_keys) if column_keys is not None else None
+        self._plans: dict[str, _Plan] = {}
+
+    def _plan(self, dialect: Dialect) -> _Plan:
+        plan = self._plans.get(dialect.name)
+        if plan is None:
+            compiled = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
+            names = compiled.positiontup if compiled.positional else list(compiled.binds)
+            plan = self._plans[dialect.name] = _Plan(
+                sql=compiled.string,
+                positional=compiled.positional,
+                binds=tuple((name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+                            for name in names),
+                fixed={name: bind.value for name, bind in compiled.binds.items() if bind.value is not None},
+                columns=tuple(getattr(self.statement, "exported_columns", ())),
+            )
+        return plan
+
+    @staticmethod
+    def _parameters(plan: _Plan, params: dict[str, Any]) -> tuple | dict:
+        given = plan.fixed | params if plan.fixed else params
+        if plan.positional:
+            return tuple(convert(given[name]) if convert else given[name] for name, convert in plan.binds)
+        return {name: convert(given[name]) if convert else given[name] for name, convert in plan.binds}
+
+    def run(self, conn: Connection, params: dict[str, Any] | list[dict[str, Any]]):
+        """Execute (a list of parameter sets: executemany); returns the DBAPI cursor."""
+        plan = self._plan(conn.dialect)
+        dbapi = conn.dialect.loaded_dbapi
+        cursor = conn.connection.cursor()
+        try:
+            if isinstance(params, list):
+                cursor.executemany(plan.sql, [self._parameters(plan, p) for p in params])
+            else:
+                cursor.execute(plan.sql, self._parameters(plan, params))
+        except dbapi.Error as error:
+            cursor.close()
+            # hide_parameters: an error in the logs must not carry a caller's number or words.
+            raise DBAPIError.instance(plan.sql, None, error, dbapi.Error, hide_parameters=True,
+                                      dialect=conn.dialect) from error
+        return cursor
+
+    def execute(self, conn: Connection, params: dict[str, Any] | list[dict[str, Any]]) -> None:
+        self.run(conn, params).close()
+
+    def first(self, conn: Connection, params: dict[str, Any]) -> tuple | None:
+        """The first row, its values converted as SQLAlchemy would, or None."""
+        cursor = self.run(conn, params)
+        plan = self._plan(conn.dialect)
+        try:
+            row = cursor.fetchone()
+            if plan.results is None:  # some conversions depend on the type the driver reports
+                plan.results = tuple(
+                    column.type.dialect_impl(conn.dialect).result_processor(conn.dialect, described[1])
+                    for column, described in zip(plan.columns, cursor.description))
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        return tuple(convert(value) if convert else value for convert, value in zip(plan.results, row))

@@ -1,0 +1,55 @@
+"""Statements run on the DBAPI cursor (helpline.prepared): SQLAlchemy's SQL, types and errors."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
+
+from helpline.db import db
+from helpline.models import Callback, Interaction
+from helpline.prepared import Prepared
+
+T = Interaction.__table__
+COLUMNS = [c.name for c in T.columns if c.name != "id"]
+INSERT = Prepared(T.insert(), COLUMNS)
+BY_KEY = Prepared(select(T.c.reply, T.c.created_at, T.c.confidence, T.c.said)
+                  .where(T.c.dedupe_key == bindparam("key"), T.c.kind == "turn").limit(1))
+WHEN = datetime(2026, 11, 18, 10, 0, 0, 123456)
+
+
+def _row(key: str, **values) -> dict:
+    return {**dict.fromkeys(COLUMNS), "channel": "sms", "direction": "in", "kind": "turn",
+            "dedupe_key": key, "created_at": WHEN, **values}
+
+
+def test_values_go_in_and_come_back_as_sqlalchemy_converts_them(app):
+    conn = db.session.connection()
+    INSERT.execute(conn, [_row("a", reply={"say": [{"text": "Café 999"}]}, confidence=0.5),
+                          _row("b", said="hello")])
+    assert BY_KEY.first(conn, {"key": "a"}) == ({"say": [{"text": "Café 999"}]}, WHEN, 0.5, None)
+    assert BY_KEY.first(conn, {"key": "b"})[1:] == (WHEN, None, "hello")
+    assert BY_KEY.first(conn, {"key": "nobody"}) is None
+    db.session.commit()
+    # The ORM reads the same values: nothing about the rows depends on how they were written.
+    orm = db.session.scalars(select(Interaction).order_by(Interaction.dedupe_key)).all()
+    assert [(i.dedupe_key, i.reply, i.created_at) for i in orm] == [
+        ("a", {"say": [{"text": "Café 999"}]}, WHEN), ("b", None, WHEN)]
+
+
+def test_a_broken_constraint_is_sqlalchemys_integrity_error_without_the_values(app):
+    conn = db.session.connection()
+    INSERT.execute(conn, _row("same"))
+    with pytest.raises(IntegrityError) as caught:
+        INSERT.execute(conn, _row("same", body="+447911123456 my leg is numb"))
+    assert "+447911123456" not in str(caught.value) and "numb" not in str(caught.value)
+    db.session.rollback()
+
+
+def test_a_statement_is_compiled_once_per_dialect(app):
+    statement = Prepared(select(Callback.__table__.c.id).where(Callback.__table__.c.phone == bindparam("phone")))
+    conn = db.session.connection()
+    assert statement.first(conn, {"phone": "+447911000000"}) is None
+    assert statement.first(conn, {"phone": "+447911000001"}) is None
+    assert list(statement._plans) == [conn.dialect.name]
