@@ -1,7 +1,8 @@
 """python -m bench [suites ...] [--smoke] [--databases sqlite,postgresql] [--duration 10] ...
 
 Suites: micro, load, scale, soak (all four by default), then the report (docs/benchmarks.md);
-`profile` samples the workers under load with py-spy (only when named).
+`profile` samples the workers under load with py-spy, `turns` times whole turns in-process in
+one and in four processes (both only when named).
 `--smoke` runs everything briefly on SQLite (PostgreSQL too when HELPLINE_BENCH_DATABASE_URL is
 set), prints the figures and writes no docs: it checks the harness, never the timings.
 """
@@ -16,7 +17,7 @@ from . import report
 from .run import RESULTS, Options, run
 
 SUITES = ("micro", "load", "scale", "soak")
-EXTRA = ("profile",)  # run only when named
+EXTRA = ("profile", "turns")  # run only when named
 
 
 def _ints(text: str) -> tuple[int, ...]:

@@ -213,6 +213,19 @@ def run(opts: Options, suites: tuple[str, ...]) -> dict[str, Any]:
                 opts.say(f"profile: py-spy on the help line's workers, {kind} ...")
                 results["profile"].append(profile.run(bench, kind, opts.duration))
                 save(opts, "profile", results["profile"])
+        if "turns" in suites:
+            from .turns import turns
+
+            results["turns"] = []
+            for kind in opts.databases:
+                for processes in (1, 4):
+                    url = _db_url(kind, opts)
+                    database.fresh(url)
+                    point = {"database": kind, **turns(url, bench.templates, 300 if opts.smoke else 4000, processes)}
+                    opts.say(f"  turns in-process {kind:10} {processes} process(es): {point['cpu_us']:.0f} µs CPU, "
+                             f"{point['wall_us']:.0f} µs wall a turn")
+                    results["turns"].append(point)
+            save(opts, "turns", results["turns"])
         if "soak" in suites:
             opts.say(f"soak: {opts.soak_minutes} minute(s) at c={opts.soak_concurrency} on sqlite ...")
             results["soak"] = bench.soak("sqlite")

@@ -90,3 +90,14 @@ def test_micro_and_soak_report(smoke):
     assert [s["minute"] for s in soak["samples"]] == list(range(soak["minutes"] + 1))
     assert all(s["rss_mb"] for s in soak["samples"])
     assert all(s["point"]["errors"] == 0 for s in soak["samples"][1:])
+
+
+def test_turns_in_process_runs_in_one_and_in_four_processes(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "bench", "turns", "--smoke", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    print(done.stdout)
+    points = _json(tmp_path, "turns")
+    assert {(p["database"], p["processes"]) for p in points} >= {("sqlite", 1), ("sqlite", 4)}
+    # Every turn was answered with a 200 (the suite raises otherwise) and timed.
+    assert all(p["requests_each"] > 0 and p["cpu_us"] > 0 for p in points)
