@@ -33,14 +33,14 @@ class Prepared:
         """`column_keys`: for an INSERT or UPDATE, the columns every execution sets."""
         self.statement = statement
         self.column_keys = list(column_keys) if column_keys is not None else None
-        self._plans: dict[str, _Plan] = {}
+        self._plans: dict[tuple[str, str], _Plan] = {}  # by (dialect, driver): SQL differs between drivers
 
     def _plan(self, dialect: Dialect) -> _Plan:
-        plan = self._plans.get(dialect.name)
+        plan = self._plans.get((dialect.name, dialect.driver))
         if plan is None:
             compiled = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
             names = compiled.positiontup if compiled.positional else list(compiled.binds)
-            plan = self._plans[dialect.name] = _Plan(
+            plan = self._plans[(dialect.name, dialect.driver)] = _Plan(
                 sql=compiled.string,
                 positional=compiled.positional,
                 binds=tuple((name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))

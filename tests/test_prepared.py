@@ -52,4 +52,4 @@ def test_a_statement_is_compiled_once_per_dialect(app):
     conn = db.session.connection()
     assert statement.first(conn, {"phone": "+447911000000"}) is None
     assert statement.first(conn, {"phone": "+447911000001"}) is None
-    assert list(statement._plans) == [conn.dialect.name]
+    assert list(statement._plans) == [(conn.dialect.name, conn.dialect.driver)]
