@@ -38,6 +38,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "").rstrip("/"),
         # Development only: accept unsigned webhooks. Logged loudly at start-up and on each request.
         "INSECURE_SKIP_SIGNATURES": _flag(env.get("HELPLINE_INSECURE_SKIP_SIGNATURES"), False),
+        # Development or a training copy: the phone simulator open to anyone who can reach it.
+        "SIMULATOR_OPEN": _flag(env.get("HELPLINE_SIMULATOR_OPEN"), False),
         "OPENING_HOURS": env.get("HELPLINE_OPENING_HOURS", "Mon-Fri 08:00-18:00"),
         "TIMEZONE": env.get("HELPLINE_TIMEZONE", "Europe/London"),
         "BANK_HOLIDAYS": env.get("HELPLINE_BANK_HOLIDAYS", "GB-ENG"),

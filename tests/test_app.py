@@ -22,6 +22,8 @@ def test_the_environment_is_read_in_one_place():
     assert database_url(settings["DATABASE_URL"], "/x") == "postgresql+psycopg://u@h/db"
     assert database_url("", "/srv/instance") == "sqlite:////srv/instance/helpline.db"
     assert from_environment({})["HELPLINE_NUMBER"] == "+442380248725"
+    assert from_environment({})["SIMULATOR_OPEN"] is False
+    assert from_environment({"HELPLINE_SIMULATOR_OPEN": "1"})["SIMULATOR_OPEN"] is True
 
 
 def test_the_app_refuses_to_start_with_an_invalid_flow(tmp_path):
