@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from .traffic import BASE, TOKEN, Signer
+from .traffic import Signer
 
 
 def _environ(path: str, body: bytes, signature: str) -> dict[str, Any]:
@@ -37,10 +37,11 @@ def _worker(url: str, templates: list, requests: int, seed: int, out) -> None:
     from helpline import create_app
 
     from . import traffic
+    from .run import server_env
 
     sys.stderr = open(os.devnull, "w")  # the request log is written, and goes nowhere
-    app = create_app({"DATABASE_URL": url, "TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_BASE_URL": BASE,
-                      "SECRET_KEY": "bench"})
+    os.environ.update(server_env(url))  # the load runs' settings: signatures checked, staff alerts on
+    app = create_app()
     sign = Signer()
     stream = traffic.interleave(traffic.conversations(templates, traffic.Numbering(seed)), 256, requests)
     prepared = [(p, urlencode(params).encode(), sign(p, params)) for p, params in stream]
