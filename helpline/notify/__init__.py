@@ -7,10 +7,10 @@ from .events import (
     queue_unreachable_safety_net,
 )
 from .models import Outbox
-from .outbox import TextRejected, check_text, is_opted_out, queue_text, record_delivery_status
+from .outbox import TextRejected, check_text, enqueue_text, is_opted_out, queue_text, record_delivery_status
 
 __all__ = [
     "Outbox", "TextRejected", "callback_requested", "can_text_advice", "check_sla", "check_text",
-    "is_opted_out", "queue_advice_text", "queue_missed_call_text", "queue_text",
+    "enqueue_text", "is_opted_out", "queue_advice_text", "queue_missed_call_text", "queue_text",
     "queue_unreachable_safety_net", "record_delivery_status",
 ]

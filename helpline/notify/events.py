@@ -16,7 +16,7 @@ from ..models import Callback, Conversation
 from ..service import Helpline
 from . import messages
 from .models import Outbox
-from .outbox import TextRejected, is_opted_out, queue_text
+from .outbox import TextRejected, enqueue_text, is_opted_out
 from .settings import current
 
 log = logging.getLogger(__name__)
@@ -29,12 +29,19 @@ ALERT_MAX_SEGMENTS = 2
 URGENT = ("D3", "D4")
 
 
-def _queue(*args: Any, **kwargs: Any) -> Outbox | None:
+def _enqueue(*args: Any, **kwargs: Any) -> int | None:
+    """Queue a text; the row's id, or None when the text was refused (logged)."""
     try:
-        return queue_text(*args, **kwargs)
+        return enqueue_text(*args, **kwargs)
     except TextRejected:
         log.exception("a %s text was not queued", kwargs.get("kind") or args[2])
         return None
+
+
+def _queue(*args: Any, **kwargs: Any) -> Outbox | None:
+    """As _enqueue, returning the row for callers that look at it."""
+    row_id = _enqueue(*args, **kwargs)
+    return db.session.get(Outbox, row_id, populate_existing=True) if row_id is not None else None
 
 
 def _person_channel(callback: Callback) -> str:
@@ -65,7 +72,7 @@ def _confirm(hl: Helpline, callback: Callback, now: datetime) -> None:
     due = messages.when(callback.due_at, now, hl.hours.tz, hl.hours.local_hhmm(callback.due_at))
     # A later request that moves the due time gets a new confirmation; a repeat does not.
     key = f"confirm:{callback.id}:{callback.due_at.isoformat(timespec='minutes')}"
-    _queue(callback.phone, messages.callback_confirmation(due, callback.disposition),
+    _enqueue(callback.phone, messages.callback_confirmation(due, callback.disposition),
            messages.CALLBACK_CONFIRMATION, now, channel=_person_channel(callback), dedupe_key=key,
            callback_id=callback.id, conversation_id=callback.conversation_id,
            expires_at=callback.due_at, max_segments=ADVICE_MAX_SEGMENTS)
@@ -76,9 +83,9 @@ def _alert_staff(callback: Callback, kind: str, key: str, now: datetime, wording
     body = wording(messages.case_link(settings.public_base_url, callback.id))
     queued = 0
     for number in settings.staff_numbers:
-        row = _queue(number, body, kind, now, dedupe_key=f"{key}:{number}", callback_id=callback.id,
-                     max_segments=ALERT_MAX_SEGMENTS)
-        queued += row is not None
+        row_id = _enqueue(number, body, kind, now, dedupe_key=f"{key}:{number}", callback_id=callback.id,
+                          max_segments=ALERT_MAX_SEGMENTS)
+        queued += row_id is not None
     if not settings.staff_numbers:
         log.warning("no HELPLINE_STAFF_ALERT_NUMBERS: no %s alert for case %s", kind, callback.id)
     return queued

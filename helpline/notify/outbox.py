@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..db import db
 from ..engine import gsm
 from ..models import Interaction, OptOut
+from ..prepared import Prepared
 from .models import (
     ACCEPTED, CANCELLED, DELIVERED, FAILED, PENDING, SENDING, SENT, UNDELIVERED, UNKNOWN, Outbox,
 )
@@ -62,22 +63,43 @@ def is_opted_out(number: str) -> bool:
     return bool(db.session.scalar(_OPTED_OUT, {"phone": number}))
 
 
-def queue_text(
+_OUTBOX = Outbox.__table__
+# The columns a queued text sets; the rest (claims, Twilio's answers) come later.
+_QUEUED = ("kind", "channel", "to_number", "body", "encoding", "segments", "status", "dedupe_key", "callback_id",
+           "conversation_id", "attempts", "next_attempt_at", "expires_at", "error", "created_at", "updated_at")
+_INSERT = Prepared(_OUTBOX.insert().returning(_OUTBOX.c.id), _QUEUED)
+
+
+def _insert_once(dialect_insert) -> Prepared:
+    """Two requests racing to queue the same text: the database keeps one and the other finds it,
+    without failing the caller's transaction (no IntegrityError at commit)."""
+    statement = dialect_insert(_OUTBOX).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return Prepared(statement.returning(_OUTBOX.c.id), _QUEUED)
+
+
+_INSERT_ONCE = {"postgresql": _insert_once(postgresql.insert), "sqlite": _insert_once(sqlite.insert)}
+_BY_KEY = Prepared(select(_OUTBOX.c.id).where(_OUTBOX.c.dedupe_key == bindparam("key")))
+_OPTED_OUT_ROW = Prepared(select(OptOut.__table__.c.opted_out).where(OptOut.__table__.c.phone == bindparam("phone")))
+
+
+def enqueue_text(
     to: str, body: str, kind: str, now: datetime, *, channel: str = "sms", dedupe_key: str | None = None,
     callback_id: int | None = None, conversation_id: int | None = None, expires_at: datetime | None = None,
     max_segments: int | None = None,
-) -> Outbox:
-    """Add a text to the session (the caller commits). Returns the row, or the earlier row with the same key.
+) -> int:
+    """Queue a text in the caller's transaction (the caller commits); returns the row's id.
 
-    A number that opted out gets a row marked cancelled instead of a pending one: the record shows
-    the text was due and deliberately not sent. Raises TextRejected before anything is added.
+    With a dedupe key already queued, the earlier row's id. A number that opted out gets a row
+    marked cancelled instead of a pending one: the record shows the text was due and deliberately
+    not sent. Raises TextRejected before anything is written. Runs as plain statements, because
+    escalating a call or a text queues two or three of these inside the caller's wait.
     """
     checked = check_text(body, max_segments)
-    if dedupe_key is not None:
-        existing = db.session.scalar(select(Outbox).where(Outbox.dedupe_key == dedupe_key))
-        if existing is not None:
-            return existing
-    opted_out = is_opted_out(to)
+    session = db.session
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the opt-out and the foreign keys must see what the event has added
+    conn = session.connection()
+    opted_out = bool((_OPTED_OUT_ROW.first(conn, {"phone": to}) or (False,))[0])
     values = dict(
         kind=kind, channel=channel, to_number=to, body=body, encoding=checked.encoding,
         segments=checked.segments, status=CANCELLED if opted_out else PENDING, dedupe_key=dedupe_key,
@@ -85,16 +107,14 @@ def queue_text(
         expires_at=expires_at, error="opted out" if opted_out else None, created_at=now, updated_at=now,
     )
     if dedupe_key is None:
-        row = Outbox(**values)
-        db.session.add(row)
-        return row
-    # Two requests racing to queue the same text: the database keeps one and the other finds it,
-    # without failing the caller's transaction (no IntegrityError at commit).
-    insert = (postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(Outbox)
-    db.session.execute(insert.values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]))
-    return db.session.scalars(
-        select(Outbox).where(Outbox.dedupe_key == dedupe_key).execution_options(populate_existing=True)
-    ).one()
+        return _INSERT.first(conn, values)[0]
+    inserted = _INSERT_ONCE[conn.dialect.name].first(conn, values)
+    return inserted[0] if inserted is not None else _BY_KEY.first(conn, {"key": dedupe_key})[0]
+
+
+def queue_text(to: str, body: str, kind: str, now: datetime, **options) -> Outbox:
+    """As enqueue_text, returning the row itself (loaded fresh) for callers that look at it."""
+    return db.session.get(Outbox, enqueue_text(to, body, kind, now, **options), populate_existing=True)
 
 
 # Twilio's message statuses, each mapped to ours and ranked: a status never moves backwards
