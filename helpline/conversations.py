@@ -285,8 +285,8 @@ def call_status(hl: Helpline, call_sid: str, status: str, now: datetime) -> None
 
     def work() -> Reply:
         answered, conv = turn_store.load_call(call_sid, key)
-        if answered is not None:
-            raise AlreadyAnswered(answered)
+        if answered is not None or (conv is None and turn_store.replay(key) is not None):
+            raise AlreadyAnswered({})  # (a call we never saw has only its log row to tell)
         if conv is not None and status in ("completed", "busy", "failed", "no-answer", "canceled"):
             if conv.status == "active":
                 _finish(conv, "abandoned", now)
@@ -295,8 +295,6 @@ def call_status(hl: Helpline, call_sid: str, status: str, now: datetime) -> None
                 conv.caller = conv.caller or conv.state.get("pending_number")
                 _escalate(hl, conv, now)
             turn_store.save(conv)
-        elif turn_store.replay(key) is not None:  # a call we never saw: only the log row tells
-            raise AlreadyAnswered({})
         turn_store.log([{"conversation_id": conv.id if conv else None, "channel": "voice", "direction": "in",
                          "kind": "status", "body": status, "external_id": call_sid, "dedupe_key": key,
                          "reply": {}, "created_at": now}])

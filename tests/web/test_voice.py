@@ -140,6 +140,15 @@ def test_a_finished_call_is_completed_and_the_status_callback_is_logged_once(twi
     assert len(statuses) == 1
 
 
+def test_a_status_callback_for_a_call_we_never_answered_is_logged_once(twilio):
+    caller = Caller(twilio)  # Twilio reports a call that never reached the help line's first webhook
+    assert caller.hang_up(status="no-answer").status_code == 200
+    assert caller.hang_up(status="no-answer").status_code == 200  # Twilio retry
+    statuses = db.session.scalars(select(Interaction).where(Interaction.kind == "status")).all()
+    assert [(s.body, s.conversation_id) for s in statuses] == [("no-answer", None)]
+    assert _count(Conversation) == 0
+
+
 def test_a_retried_gather_gets_the_same_answer_and_logs_nothing_new(twilio):
     caller = Caller(twilio)
     caller.call()
