@@ -20,6 +20,11 @@ def sqlite_url(folder: Path) -> str:
     return f"sqlite:///{folder / 'helpline-bench.db'}"
 
 
+def for_kind(kind: str, workdir: Path) -> str:
+    """The database a run uses: a SQLite file in the run's folder, or the benchmark PostgreSQL."""
+    return sqlite_url(workdir) if kind == "sqlite" else postgres_url()
+
+
 def sqlalchemy_url(url: str) -> str:
     from helpline.config import database_url
 

@@ -47,11 +47,11 @@ def summarise(folded: Path, top: int = 40) -> dict[str, Any]:
 
 def run(bench, kind: str, duration: float) -> dict[str, Any]:
     """Drive the help line at c=32 and sample its workers meanwhile."""
-    from .run import _db_url, server_env
+    from .traffic import server_env
     from .servers import HELPLINE_APP, Server
 
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    url = _db_url(kind, bench.opts)
+    url = database.for_kind(kind, bench.opts.workdir)
     database.fresh(url)
     folded = bench.opts.out / f"profile-{kind}.folded"
     with Server("helpline", HELPLINE_APP, server_env(url), bench.opts.out / "logs" / "profile.log") as helpline:

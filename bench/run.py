@@ -41,20 +41,6 @@ class Options:
                    scale_concurrency=8, soak_minutes=2, **kw)
 
 
-def server_env(url: str) -> dict[str, str]:
-    """The help line's environment for a run: production settings, signatures on, our token."""
-    return {
-        "DATABASE_URL": url, "TWILIO_AUTH_TOKEN": traffic.TOKEN, "TWILIO_ACCOUNT_SID": traffic.ACCOUNT,
-        "PUBLIC_BASE_URL": traffic.BASE, "SECRET_KEY": "bench-secret", "HELPLINE_INSECURE_SKIP_SIGNATURES": "0",
-        # As in production: welfare cases alert the on-call phone (an outbox row in the same commit).
-        "HELPLINE_STAFF_ALERT_NUMBERS": "+447911000001",
-    }
-
-
-def _db_url(kind: str, opts: Options) -> str:
-    return database.sqlite_url(opts.workdir) if kind == "sqlite" else database.postgres_url()
-
-
 class Bench:
     """Shared state of one benchmark invocation: templates, unique ids, where files go."""
 
@@ -107,9 +93,9 @@ class Bench:
 
     def concurrency(self, kind: str) -> dict[str, Any]:
         """The help line and the baseline at each concurrency, alternating, on an empty database."""
-        url = _db_url(kind, self.opts)
+        url = database.for_kind(kind, self.opts.workdir)
         database.fresh(url)
-        env = server_env(url)
+        env = traffic.server_env(url)
         points = []
         minimal = Server("minimal", MINIMAL_APP, env, self.opts.out / "logs" / "minimal.log")
         helpline = Server("helpline", HELPLINE_APP, env, self.opts.out / "logs" / f"helpline-{kind}.log")
@@ -124,7 +110,7 @@ class Bench:
 
     def scale(self, kind: str) -> dict[str, Any]:
         """The same turn on an empty and on preloaded databases; staff pages timed on each."""
-        url = _db_url(kind, self.opts)
+        url = database.for_kind(kind, self.opts.workdir)
         out = []
         for fraction in self.opts.scales:
             database.fresh(url)
@@ -133,7 +119,7 @@ class Bench:
                 self.say(f"loading {fraction:g} x the history into {kind} ...")
                 loaded = loader.load(url, int(100_000 * fraction), int(1_000_000 * fraction), int(100_000 * fraction))
                 database.vacuum(url)
-            with Server("helpline", HELPLINE_APP, server_env(url), self.opts.out / "logs" / f"scale-{kind}.log") as helpline:
+            with Server("helpline", HELPLINE_APP, traffic.server_env(url), self.opts.out / "logs" / f"scale-{kind}.log") as helpline:
                 self.warm(helpline, "helpline", kind)
                 rows = int(1_000_000 * fraction)
                 result = self.point(helpline, "helpline", kind, self.opts.scale_concurrency, self.opts.duration,
@@ -145,11 +131,11 @@ class Bench:
 
     def soak(self, kind: str = "sqlite") -> dict[str, Any]:
         """A long run at fixed concurrency in one-minute stretches, memory read after each."""
-        url = _db_url(kind, self.opts)
+        url = database.for_kind(kind, self.opts.workdir)
         database.fresh(url)
         minute = 1.0 if self.opts.smoke else 60.0
         samples = []
-        with Server("helpline", HELPLINE_APP, server_env(url), self.opts.out / "logs" / "soak.log") as helpline:
+        with Server("helpline", HELPLINE_APP, traffic.server_env(url), self.opts.out / "logs" / "soak.log") as helpline:
             self.warm(helpline, "helpline", kind)
             start_rss = helpline.worker_memory_kb()
             samples.append({"minute": 0, "rss_mb": [round(v / 1024, 1) for v in start_rss.values()]})
@@ -186,7 +172,7 @@ def run(opts: Options, suites: tuple[str, ...]) -> dict[str, Any]:
             opts.say("micro benchmarks ...")
             results["micro"] = micro.run(smoke=opts.smoke)
             for kind in opts.databases:
-                url = _db_url(kind, opts)
+                url = database.for_kind(kind, opts.workdir)
                 database.fresh(url)
                 results["micro"][f"webhook_in_process_{kind}"] = micro.webhooks_in_process(
                     url, 200 if opts.smoke else 3000, bench.templates)
@@ -219,7 +205,7 @@ def run(opts: Options, suites: tuple[str, ...]) -> dict[str, Any]:
             results["turns"] = []
             for kind in opts.databases:
                 for processes in (1, 4):
-                    url = _db_url(kind, opts)
+                    url = database.for_kind(kind, opts.workdir)
                     database.fresh(url)
                     point = {"database": kind, **turns(url, bench.templates, 300 if opts.smoke else 4000, processes)}
                     opts.say(f"  turns in-process {kind:10} {processes} process(es): {point['cpu_us']:.0f} µs CPU, "

@@ -28,6 +28,18 @@ TOKEN = "bench-auth-token-5f0c1d2e3a4b"
 BASE = "https://helpline.example.org"
 ACCOUNT = "AC" + "b" * 32
 HELPLINE = "+442380248725"
+
+
+def server_env(url: str) -> dict[str, str]:
+    """The help line's environment for a run: production settings, signatures on, our token."""
+    return {
+        "DATABASE_URL": url, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
+        "PUBLIC_BASE_URL": BASE, "SECRET_KEY": "bench-secret", "HELPLINE_INSECURE_SKIP_SIGNATURES": "0",
+        # As in production: welfare cases alert the on-call phone (an outbox row in the same commit).
+        "HELPLINE_STAFF_ALERT_NUMBERS": "+447911000001",
+    }
+
+
 # A Wednesday at 10:00 in London: the help line is open when the templates are recorded.
 OPEN_TIME = datetime(2026, 11, 18, 10, 0)
 

@@ -37,10 +37,9 @@ def _worker(url: str, templates: list, requests: int, seed: int, out) -> None:
     from helpline import create_app
 
     from . import traffic
-    from .run import server_env
 
     sys.stderr = open(os.devnull, "w")  # the request log is written, and goes nowhere
-    os.environ.update(server_env(url))  # the load runs' settings: signatures checked, staff alerts on
+    os.environ.update(traffic.server_env(url))  # the load runs' settings: signatures checked, staff alerts on
     app = create_app()
     sign = Signer()
     stream = traffic.interleave(traffic.conversations(templates, traffic.Numbering(seed)), 256, requests)
