@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import exists, select
 
@@ -16,7 +16,7 @@ from ..models import Callback, Conversation
 from ..service import Helpline
 from . import messages
 from .models import Outbox
-from .outbox import TextRejected, enqueue_text, is_opted_out
+from .outbox import TextRejected, enqueue_text, is_opted_out, queue_text
 from .settings import current
 
 log = logging.getLogger(__name__)
@@ -29,19 +29,23 @@ ALERT_MAX_SEGMENTS = 2
 URGENT = ("D3", "D4")
 
 
-def _enqueue(*args: Any, **kwargs: Any) -> int | None:
-    """Queue a text; the row's id, or None when the text was refused (logged)."""
+def _refused_is_logged(queue: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A text refused by the checks is logged and skipped: it must never fail its event."""
     try:
-        return enqueue_text(*args, **kwargs)
+        return queue(*args, **kwargs)
     except TextRejected:
         log.exception("a %s text was not queued", kwargs.get("kind") or args[2])
         return None
 
 
+def _enqueue(*args: Any, **kwargs: Any) -> int | None:
+    """Queue a text; the row's id, or None when it was refused."""
+    return _refused_is_logged(enqueue_text, *args, **kwargs)
+
+
 def _queue(*args: Any, **kwargs: Any) -> Outbox | None:
-    """As _enqueue, returning the row for callers that look at it."""
-    row_id = _enqueue(*args, **kwargs)
-    return db.session.get(Outbox, row_id, populate_existing=True) if row_id is not None else None
+    """Queue a text; the row, for callers that look at it, or None when it was refused."""
+    return _refused_is_logged(queue_text, *args, **kwargs)
 
 
 def _person_channel(callback: Callback) -> str:

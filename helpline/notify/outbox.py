@@ -55,12 +55,21 @@ def check_text(body: str, max_segments: int | None = None) -> Checked:
     return Checked(encoding, count)
 
 
-_OPTED_OUT = select(OptOut.opted_out).where(OptOut.phone == bindparam("phone"))  # ORM columns: autoflushes
+_OPTED_OUT = Prepared(select(OptOut.__table__.c.opted_out).where(OptOut.__table__.c.phone == bindparam("phone")))
+
+
+def _flush_pending() -> None:
+    """Plain statements do not autoflush: let them see what the event has added (a START, a callback)."""
+    session = db.session
+    if session.new or session.dirty or session.deleted:
+        session.flush()
 
 
 def is_opted_out(number: str) -> bool:
     """True when the number texted STOP (and has not texted START since)."""
-    return bool(db.session.scalar(_OPTED_OUT, {"phone": number}))
+    _flush_pending()
+    row = _OPTED_OUT.first(db.session.connection(), {"phone": number})
+    return bool(row and row[0])
 
 
 _OUTBOX = Outbox.__table__
@@ -79,7 +88,6 @@ def _insert_once(dialect_insert) -> Prepared:
 
 _INSERT_ONCE = {"postgresql": _insert_once(postgresql.insert), "sqlite": _insert_once(sqlite.insert)}
 _BY_KEY = Prepared(select(_OUTBOX.c.id).where(_OUTBOX.c.dedupe_key == bindparam("key")))
-_OPTED_OUT_ROW = Prepared(select(OptOut.__table__.c.opted_out).where(OptOut.__table__.c.phone == bindparam("phone")))
 
 
 def enqueue_text(
@@ -95,11 +103,8 @@ def enqueue_text(
     escalating a call or a text queues two or three of these inside the caller's wait.
     """
     checked = check_text(body, max_segments)
-    session = db.session
-    if session.new or session.dirty or session.deleted:
-        session.flush()  # the opt-out and the foreign keys must see what the event has added
-    conn = session.connection()
-    opted_out = bool((_OPTED_OUT_ROW.first(conn, {"phone": to}) or (False,))[0])
+    opted_out = is_opted_out(to)  # flushes the event's own rows first: the foreign keys need them too
+    conn = db.session.connection()
     values = dict(
         kind=kind, channel=channel, to_number=to, body=body, encoding=checked.encoding,
         segments=checked.segments, status=CANCELLED if opted_out else PENDING, dedupe_key=dedupe_key,
