@@ -22,7 +22,7 @@ class Conversation(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))  # voice | sms | whatsapp
-    caller: Mapped[Optional[str]] = mapped_column(String(32), index=True)  # E.164, None when withheld
+    caller: Mapped[Optional[str]] = mapped_column(String(32))  # E.164, None when withheld
     caller_raw: Mapped[Optional[str]] = mapped_column(String(64))
     call_sid: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
     flow_id: Mapped[str] = mapped_column(String(64))
@@ -39,8 +39,10 @@ class Conversation(db.Model):
     ended_at: Mapped[Optional[datetime]]
 
     __table_args__ = (
+        # Serves lookups by caller alone too.
         Index("ix_conversation_caller_channel_status", "caller", "channel", "status"),
-        Index("ix_conversation_status_updated_at", "status", "updated_at"),
+        # Not (status, updated_at): every turn would move that entry (migration 0006).
+        Index("ix_conversation_status", "status"),
     )
 
 

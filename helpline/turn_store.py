@@ -12,7 +12,7 @@ ORM adds for an escalation.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +49,8 @@ class ConversationRecord:
     started_at: datetime
     updated_at: datetime
     ended_at: datetime | None
+    # The plain columns as last read or written: an UPDATE sets only those that changed since.
+    stored: tuple | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def new(cls, *, channel: str, caller: str | None, caller_raw: str | None, call_sid: str | None,
@@ -60,10 +62,21 @@ class ConversationRecord:
 
 
 COLUMNS = tuple(column.name for column in CONVERSATION.columns)
+# Written by every turn. The other columns are plain values (numbers, text, dates), compared with
+# what was read: an UPDATE that leaves the caller and status alone leaves their indexes alone too
+# (SQLite rewrites the index entries of every column an UPDATE names, changed or not).
+_EVERY_TURN = ("state", "answers", "rules_fired", "updated_at")
+_PLAIN = tuple(name for name in COLUMNS if name != "id" and name not in _EVERY_TURN)
+
+
+def _plain(record: ConversationRecord) -> tuple:
+    return tuple(getattr(record, name) for name in _PLAIN)
 
 
 def _record_from(row: tuple) -> ConversationRecord:
-    return ConversationRecord(*row[:len(COLUMNS)])
+    record = ConversationRecord(*row[:len(COLUMNS)])
+    record.stored = _plain(record)
+    return record
 
 
 _REPLAY = (select(INTERACTION.c.reply).where(INTERACTION.c.dedupe_key == bindparam("key"))
@@ -81,7 +94,15 @@ _TEXT_KEYS = Prepared(select(_REPLAY.label("replay"), _OPTED_OUT.scalar_subquery
 _ONLY_REPLAY = Prepared(select(_REPLAY.label("replay")))
 _WRITTEN = [name for name in COLUMNS if name != "id"]
 _INSERT = Prepared(CONVERSATION.insert().returning(CONVERSATION.c.id), _WRITTEN)
-_UPDATE = Prepared(CONVERSATION.update().where(CONVERSATION.c.id == bindparam("record_id")), _WRITTEN)
+_UPDATES: dict[tuple[str, ...], Prepared] = {}  # by the plain columns that changed: a handful of shapes
+
+
+def _update(changed: tuple[str, ...]) -> Prepared:
+    statement = _UPDATES.get(changed)
+    if statement is None:
+        statement = _UPDATES[changed] = Prepared(
+            CONVERSATION.update().where(CONVERSATION.c.id == bindparam("record_id")), [*_EVERY_TURN, *changed])
+    return statement
 # Every log row names every column: one compiled statement serves every kind of row, and a
 # turn's two rows go in one executemany. (A two-row VALUES list was tried: SQLAlchemy compiles
 # it afresh each time, ten times slower.)
@@ -125,14 +146,18 @@ def load_texter(caller: str, channel: str) -> ConversationRecord | None:
 
 def save(record: ConversationRecord) -> None:
     """Write the record: INSERT a new one (its id is set), UPDATE an existing one."""
-    values = {name: getattr(record, name) for name in COLUMNS}  # shallow: asdict would deep-copy the JSON
     conn = _connection()
+    plain = _plain(record)
     if record.id is None:
-        del values["id"]
+        values = {name: getattr(record, name) for name in _WRITTEN}  # shallow: asdict would deep-copy the JSON
         record.id = _INSERT.first(conn, values)[0]
     else:
-        values["record_id"] = values.pop("id")
-        _UPDATE.execute(conn, values)
+        changed = tuple(name for name, now, before in zip(_PLAIN, plain, record.stored or ()) if now != before) \
+            if record.stored is not None else _PLAIN
+        values = {name: getattr(record, name) for name in (*_EVERY_TURN, *changed)}
+        values["record_id"] = record.id
+        _update(changed).execute(conn, values)
+    record.stored = plain
 
 
 def log(rows: list[dict[str, Any]]) -> None:

@@ -24,7 +24,31 @@ def _record(**changes) -> ConversationRecord:
 def test_the_record_has_exactly_the_models_columns_in_the_tables_order():
     # Rows become records by position: a column added to the model must be added here too.
     assert turn_store.COLUMNS == tuple(c.name for c in Conversation.__table__.columns)
-    assert tuple(ConversationRecord.__dataclass_fields__) == turn_store.COLUMNS
+    assert tuple(ConversationRecord.__dataclass_fields__)[:-1] == turn_store.COLUMNS
+    assert tuple(ConversationRecord.__dataclass_fields__)[-1] == "stored"  # bookkeeping, not a column
+
+
+def test_an_update_names_only_the_columns_a_turn_always_writes_and_those_that_changed(app):
+    record = _record()
+    turn_store.save(record)
+    db.session.commit()
+    loaded = turn_store.load_call(record.call_sid, "voice:y:1")[1]
+    loaded.state = {"node": "onset", "seq": 1}
+    turn_store.save(loaded)
+    unchanged = turn_store._update(())
+    assert unchanged in turn_store._UPDATES.values()
+    sql = unchanged._plan(db.session.connection().dialect).sql
+    assert "caller" not in sql and "status" not in sql and "state" in sql and "updated_at" in sql
+
+    loaded.caller, loaded.status = "+447911654321", "completed"  # a number confirmed, the call ended
+    turn_store.save(loaded)
+    loaded.disposition = "D4"
+    turn_store.save(loaded)  # compared with the last write, not the first read
+    db.session.commit()
+    model = db.session.get(Conversation, record.id)
+    assert (model.caller, model.status, model.disposition, model.state["seq"]) == ("+447911654321", "completed", "D4", 1)
+    assert model.caller_raw == "+447911123456" and model.call_sid == record.call_sid  # never rewritten
+    assert ("caller", "status") in turn_store._UPDATES and ("disposition",) in turn_store._UPDATES
 
 
 def test_a_saved_record_reads_back_through_the_orm_and_the_store(app):
