@@ -29,11 +29,33 @@ def public_url(req: Request, base: str) -> str:
     return f"{req.scheme}://{req.host}{raw_uri}"
 
 
+class _FormValues:
+    """The form as twilio's validator reads it.
+
+    The validator asks a MultiDict for `getall`, falls back to `getlist` on the AttributeError,
+    and so raised and caught one exception per parameter: about a third of the check's time.
+    """
+
+    __slots__ = ("form",)
+
+    def __init__(self, form: Any):
+        self.form = form
+
+    def __iter__(self):
+        return iter(self.form)
+
+    def __len__(self) -> int:
+        return len(self.form)
+
+    def getall(self, name: str) -> list[str]:
+        return self.form.getlist(name)
+
+
 def is_valid(req: Request, token: str, base: str) -> bool:
     signature = req.headers.get("X-Twilio-Signature", "")
     if not signature or not token:
         return False
-    params: Any = req.form if req.method == "POST" else {}
+    params: Any = _FormValues(req.form) if req.method == "POST" else {}
     validator, url = RequestValidator(token), public_url(req, base)
     # validate() always signs the URL twice (with and without a port); the exact URL Twilio
     # called matches first time for nearly every request, so try it alone before the full check.

@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, request
 from .. import conversations
 from ..db import db
 from .signature import twilio_signed
-from .twiml import empty, sms_reply, xml
+from .twiml import empty, sms_reply, sms_xml, xml
 
 bp = Blueprint("sms", __name__)
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def incoming_text():
         log.exception("sms handler failed; answering with a safe text")
         db.session.rollback()
         return xml(sms_reply({"say": [{"text": SMS_SORRY}]}))
-    return xml(sms_reply(reply))
+    return xml(sms_xml(reply))
 
 
 @bp.post("/sms/status")

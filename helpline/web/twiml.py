@@ -1,6 +1,9 @@
 """Rendering replies as TwiML with the twilio library's builders."""
 from __future__ import annotations
 
+import functools
+import json
+import re
 from typing import Any
 
 from flask import Response
@@ -17,6 +20,42 @@ SAFE_VOICE = (
 
 def xml(body: Any) -> Response:
     return Response(str(body), status=200, mimetype="text/xml")
+
+
+# A turn's reply is mostly the flow's own words, so the same TwiML is rendered again and again:
+# keep the last renderings by their reply. A reply that reads out a phone number (six or more
+# digits, spaced or not) is rendered afresh and not kept.
+_PERSONAL = re.compile(r"\d(?:\s?\d){5,}")
+_RENDERED = 2048  # replies kept, per process: a few MB at most
+
+
+def _key(reply: dict[str, Any]) -> str | None:
+    key = json.dumps(reply, ensure_ascii=False, separators=(",", ":"))
+    return None if _PERSONAL.search(key) else key
+
+
+def voice_xml(reply: dict[str, Any], action: str, voice: str) -> str:
+    """voice_reply(...) as a string, from the renderings kept when the same reply came before."""
+    key = _key(reply)
+    if key is None:
+        return str(voice_reply(reply, action, voice))
+    return _voice_xml(key, action, voice)
+
+
+@functools.lru_cache(maxsize=_RENDERED)
+def _voice_xml(key: str, action: str, voice: str) -> str:
+    return str(voice_reply(json.loads(key), action, voice))
+
+
+def sms_xml(reply: dict[str, Any]) -> str:
+    """sms_reply(...) as a string, kept like voice_xml's."""
+    key = _key(reply)
+    return str(sms_reply(reply)) if key is None else _sms_xml(key)
+
+
+@functools.lru_cache(maxsize=_RENDERED)
+def _sms_xml(key: str) -> str:
+    return str(sms_reply(json.loads(key)))
 
 
 def voice_reply(reply: dict[str, Any], action: str, voice: str) -> VoiceResponse:

@@ -5,13 +5,13 @@ import functools
 import logging
 from typing import Any, Callable
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from .. import conversations
 from ..db import db
 from .signature import twilio_signed
-from .twiml import empty, safe_voice, voice_reply, xml
+from .twiml import empty, safe_voice, voice_xml, xml
 
 bp = Blueprint("voice", __name__)
 log = logging.getLogger(__name__)
@@ -63,7 +63,10 @@ def incoming_call():
     return _turn(step=0)
 
 
-@bp.post("/voice/gather")
+GATHER_PATH = "/voice/gather"
+
+
+@bp.post(GATHER_PATH)
 @twilio_signed
 @never_application_error
 def gather():
@@ -83,8 +86,9 @@ def _turn(step: int):
     hl = _helpline()
     reply = conversations.voice_turn(hl, req, hl.now())
     step_next = (reply.get("ask") or {}).get("step", step + 1)
-    action = url_for("voice.gather", step=step_next)
-    return xml(voice_reply(reply, action, hl.voice_name))
+    # What url_for("voice.gather", step=...) builds, without a URL map lookup on every turn.
+    action = f"{request.script_root}{GATHER_PATH}?step={int(step_next)}"
+    return xml(voice_xml(reply, action, hl.voice_name))
 
 
 @bp.post("/voice/status")
