@@ -77,25 +77,45 @@ class AlreadyAnswered(Exception):
         self.reply = reply
 
 
-def _commit_once(key: str | None, work: Callable[[], Reply]) -> Reply:
+def _commit_once(key: str | None, work: Callable[[], Reply], own_connection: bool = True) -> Reply:
     """Run a turn and commit it once.
 
     `work` raises AlreadyAnswered when its first read finds the request's key answered; a retry
     that races the first request fails on the unique key instead, and gets the first answer too.
+    Most turns run on a connection of their own, without the ORM session (turn_store); one that
+    needs the ORM is rolled back there and done again in the session. `work` must be safe to run
+    twice: everything it does goes into the database, and the first attempt wrote nothing.
     """
+    # A session already in a transaction (a test's, or earlier work in this request) keeps the turn:
+    # the ORM would not begin again, so the guard that stops an own-connection turn would not see it.
+    if own_connection and not db.session().in_transaction():
+        try:
+            with turn_store.own_transaction():
+                return work()
+        except turn_store.NeedsSession:
+            db.session.rollback()  # whatever the ORM began is dropped
+        except AlreadyAnswered as answered:
+            return answered.reply
+        except IntegrityError as error:
+            return _replayed(key, error)
     try:
         reply = work()
         db.session.commit()
     except AlreadyAnswered as answered:
         db.session.rollback()  # nothing was written
         return answered.reply
-    except IntegrityError:
+    except IntegrityError as error:
         db.session.rollback()
-        replayed = turn_store.replay(key)
-        if replayed is None:
-            raise
-        return replayed
+        return _replayed(key, error)
     return reply
+
+
+def _replayed(key: str | None, error: IntegrityError) -> Reply:
+    """A race on the request's key: the other request's answer, or the error if it was not that."""
+    replayed = turn_store.replay(key)
+    if replayed is None:
+        raise error
+    return replayed
 
 
 def _record(conv: ConversationRecord, state: engine.State, extra: dict[str, Any], now: datetime) -> None:
@@ -131,6 +151,7 @@ def _escalate(hl: Helpline, conv: ConversationRecord | Conversation, now: dateti
     queue = conv.queue or (triage.QUEUE_FOR.get(conv.disposition) if conv.disposition else None)
     if queue is None or conv.escalated:
         return
+    turn_store.need_session()  # the callback queue and its texts are ORM work
     if conv.id is None:
         turn_store.save(conv)  # a conversation that escalates on its first turn: the callback links to it
     reasons = [r for r in conv.rules_fired if not r.startswith("ending_")] or [queue]
@@ -401,6 +422,7 @@ def _sms_turn(hl: Helpline, req: SmsRequest, key: str | None, now: datetime) -> 
 
 def _set_opt_out(number: str, opted_out: bool, now: datetime) -> None:
     """STOP and START are rare: the ORM keeps the opt-out row (insert or update) simple."""
+    turn_store.need_session()
     opt = db.session.get(OptOut, number)
     if opt is None:
         if not opted_out:
@@ -435,4 +457,4 @@ def sms_status(message_sid: str, status: str, error_code: str | None, now: datet
         record_delivery_status(message_sid, status, error_code, now)  # the outbox row with this MessageSid
         return {}
 
-    _commit_once(key, work)
+    _commit_once(key, work, own_connection=False)  # always ORM work: straight to the session

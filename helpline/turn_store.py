@@ -6,18 +6,25 @@ a turn (docs/benchmarks.md), so a turn reads one row into a plain record, change
 writes it back with one UPDATE (or INSERT), its two log rows with one more, then commits.
 The statements are SQLAlchemy Core, compiled once per dialect and run by helpline.prepared.
 
-Everything here runs on the session's connection, in the session's transaction, so a turn
-still commits once (conversations._commit_once) together with any callback or outbox row the
-ORM adds for an escalation.
+A turn that needs nothing else runs on a connection of its own from the pool, without the ORM
+session (own_transaction): the session's bookkeeping cost more than SQLite's commit. A turn
+that reaches for the ORM (an escalation, STOP or START, a text offered) is stopped the moment
+it does (NeedsSession), rolled back, and done again on the session's connection, where it
+commits once (conversations._commit_once) together with any callback or outbox row the ORM
+adds.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterator
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import bindparam, event, select
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from .db import db
 from .models import Conversation, Interaction, OptOut
@@ -110,15 +117,72 @@ _NO_INPUT = {column.name: None for column in INTERACTION.columns if column.name 
 _LOG = Prepared(INTERACTION.insert(), list(_NO_INPUT))
 
 
-def _connection() -> Connection:
-    return db.session.connection()
+class NeedsSession(Exception):
+    """A turn on its own connection reached for the ORM: it is rolled back and done in the session."""
+
+
+@dataclass(frozen=True)
+class _Own:
+    """What Prepared needs of a connection: its dialect and the DBAPI connection (a pool checkout)."""
+
+    dialect: Dialect
+    connection: Any
+
+
+_own: ContextVar[_Own | None] = ContextVar("helpline_turn_connection", default=None)
+
+
+def connection() -> Connection | _Own:
+    """The connection this turn's statements run on: its own, or else the session's."""
+    own = _own.get()
+    return own if own is not None else db.session.connection()
+
+
+def need_session() -> None:
+    """Called before any ORM work in a turn: stops a turn running on its own connection."""
+    if _own.get() is not None:
+        raise NeedsSession()
+
+
+@event.listens_for(Session, "after_begin")
+def _session_begun(session, transaction, conn) -> None:
+    # The backstop for ORM work that did not call need_session(): stopped before any statement
+    # reaches the session's connection (on SQLite it would wait on this turn's write lock).
+    need_session()
+
+
+@contextmanager
+def own_transaction() -> Iterator[None]:
+    """Run the block on a pool connection of its own and commit it; roll back on any exception."""
+    engine = db.engine
+    pooled = engine.raw_connection()
+    token = _own.set(_Own(engine.dialect, pooled))
+    try:
+        yield
+        session = db.session()
+        if session.new or session.dirty or session.deleted or session.in_transaction():
+            raise NeedsSession()  # ORM work the listener could not see yet (objects added, no SQL)
+        try:
+            pooled.commit()
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance("COMMIT", None, error, engine.dialect.loaded_dbapi.Error,
+                                      hide_parameters=True, dialect=engine.dialect) from error
+    except BaseException:
+        try:
+            pooled.rollback()
+        except Exception:  # the connection itself failed: the pool must not hand it out again
+            pooled.invalidate()
+        raise
+    finally:
+        _own.reset(token)
+        pooled.close()  # back to the pool
 
 
 def replay(key: str | None) -> dict[str, Any] | None:
     """The answer stored for a request already handled, or None."""
     if key is None:
         return None
-    row = _ONLY_REPLAY.first(_connection(), {"key": key})
+    row = _ONLY_REPLAY.first(connection(), {"key": key})
     return row[0] if row else None
 
 
@@ -127,7 +191,7 @@ def load_call(call_sid: str, key: str) -> tuple[dict[str, Any] | None, Conversat
 
     No conversation means no turn of this call was committed, so nothing to replay either.
     """
-    row = _CALL.first(_connection(), {"call_sid": call_sid, "key": key})
+    row = _CALL.first(connection(), {"call_sid": call_sid, "key": key})
     if row is None:
         return None, None
     return row[-1], _record_from(row)
@@ -135,18 +199,18 @@ def load_call(call_sid: str, key: str) -> tuple[dict[str, Any] | None, Conversat
 
 def text_keys(key: str | None, phone: str | None) -> tuple[dict[str, Any] | None, bool]:
     """(the stored answer to this message if any, whether the number opted out): one statement."""
-    replayed, opted_out = _TEXT_KEYS.first(_connection(), {"key": key, "phone": phone})
+    replayed, opted_out = _TEXT_KEYS.first(connection(), {"key": key, "phone": phone})
     return replayed, bool(opted_out)
 
 
 def load_texter(caller: str, channel: str) -> ConversationRecord | None:
-    row = _TEXTER.first(_connection(), {"caller": caller, "channel": channel})
+    row = _TEXTER.first(connection(), {"caller": caller, "channel": channel})
     return _record_from(row) if row is not None else None
 
 
 def save(record: ConversationRecord) -> None:
     """Write the record: INSERT a new one (its id is set), UPDATE an existing one."""
-    conn = _connection()
+    conn = connection()
     plain = _plain(record)
     if record.id is None:
         values = {name: getattr(record, name) for name in _WRITTEN}  # shallow: asdict would deep-copy the JSON
@@ -162,5 +226,5 @@ def save(record: ConversationRecord) -> None:
 
 def log(rows: list[dict[str, Any]]) -> None:
     """Insert log rows (interaction); each names only the columns it sets."""
-    _LOG.execute(_connection(), [{**_NO_INPUT, **row} for row in rows])
+    _LOG.execute(connection(), [{**_NO_INPUT, **row} for row in rows])
 

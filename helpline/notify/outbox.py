@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..db import db
 from ..engine import gsm
 from ..models import Interaction, OptOut
+from .. import turn_store
 from ..prepared import Prepared
 from .models import (
     ACCEPTED, CANCELLED, DELIVERED, FAILED, PENDING, SENDING, SENT, UNDELIVERED, UNKNOWN, Outbox,
@@ -68,7 +69,7 @@ def _flush_pending() -> None:
 def is_opted_out(number: str) -> bool:
     """True when the number texted STOP (and has not texted START since)."""
     _flush_pending()
-    row = _OPTED_OUT.first(db.session.connection(), {"phone": number})
+    row = _OPTED_OUT.first(turn_store.connection(), {"phone": number})  # a turn's own, or the session's
     return bool(row and row[0])
 
 

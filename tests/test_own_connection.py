@@ -1,0 +1,101 @@
+"""A turn on a connection of its own, and the turn that needs the ORM done again in the session."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+
+from helpline import turn_store
+from helpline.db import db
+from helpline.models import Callback, Conversation, Interaction, OptOut
+from helpline.notify.models import Outbox
+from support import OPEN_TIME, Caller, Texter
+
+
+@pytest.fixture
+def session_commits(app):
+    """How many times an ORM session committed while the test ran."""
+    commits: list[object] = []
+
+    def committed(session):
+        commits.append(session)
+
+    db.session.commit()  # the test's own session ends its transaction, as a request's starts with none
+    event.listen(Session, "after_commit", committed)
+    yield commits
+    event.remove(Session, "after_commit", committed)
+
+
+def _count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_a_turn_that_needs_no_orm_commits_on_its_own_connection(twilio, session_commits):
+    texter = Texter(twilio)
+    assert texter.send("hello")
+    assert session_commits == []  # the session never began: the turn committed on its own
+    db.session.rollback()
+    assert _count(Conversation) == 1 and _count(Interaction) == 2
+
+
+def test_an_escalating_turn_is_done_again_in_the_session_and_written_once(twilio, session_commits):
+    texter = Texter(twilio)
+    reply = texter.send("I want to end my life")
+    assert "999" in reply
+    assert len(session_commits) == 1  # stopped on its own connection, committed once in the session
+    db.session.rollback()
+    assert _count(Callback) == 1 and _count(Conversation) == 1
+    assert _count(Interaction, Interaction.direction == "in") == 1
+    assert _count(Interaction, Interaction.direction == "out") == 1
+    keys = db.session.scalars(select(Outbox.dedupe_key)).all()
+    assert len(keys) == len(set(keys))
+
+
+def test_stop_takes_the_session_and_a_plain_call_does_not(twilio, session_commits):
+    Texter(twilio).send("STOP")
+    assert len(session_commits) == 1
+    db.session.rollback()
+    assert db.session.get(OptOut, "+447911123456").opted_out is True
+    db.session.rollback()  # the test's read ends, as a request's session starts with none
+    caller = Caller(twilio, number="+447911999888")
+    caller.call()
+    caller.press("1")
+    assert len(session_commits) == 1
+
+
+def test_orm_work_that_did_not_ask_for_the_session_is_stopped_and_leaves_nothing(app):
+    db.session.commit()
+    record = turn_store.ConversationRecord.new(
+        channel="sms", caller="+447911123456", caller_raw="+447911123456", call_sid=None,
+        flow_id="back_pain", flow_version="1", now=OPEN_TIME)
+    with pytest.raises(turn_store.NeedsSession):
+        with turn_store.own_transaction():
+            turn_store.save(record)  # on the turn's own connection
+            db.session.add(OptOut(phone="+447911123456", opted_out=True, updated_at=OPEN_TIME))
+    db.session.rollback()
+    assert _count(Conversation) == 0 and _count(OptOut) == 0
+
+    with pytest.raises(turn_store.NeedsSession):
+        with turn_store.own_transaction():
+            turn_store.save(record)
+            db.session.scalars(select(OptOut)).all()  # a read through the session is stopped at once
+    db.session.rollback()
+    assert _count(Conversation) == 0
+
+
+def test_an_error_on_its_own_connection_rolls_the_turn_back(app):
+    db.session.commit()
+    record = turn_store.ConversationRecord.new(
+        channel="sms", caller="+447911123456", caller_raw="+447911123456", call_sid=None,
+        flow_id="back_pain", flow_version="1", now=OPEN_TIME)
+    with pytest.raises(RuntimeError):
+        with turn_store.own_transaction():
+            turn_store.save(record)
+            raise RuntimeError("the engine failed")
+    assert _count(Conversation) == 0
+    db.session.rollback()
+    record.id = None  # a record does not outlive its transaction: a turn done again builds its own
+    with turn_store.own_transaction():
+        turn_store.save(record)
+    db.session.rollback()
+    assert _count(Conversation) == 1
