@@ -26,6 +26,12 @@ def session_commits(app):
     event.remove(Session, "after_commit", committed)
 
 
+def _texters_record() -> turn_store.ConversationRecord:
+    return turn_store.ConversationRecord.new(
+        channel="sms", caller="+447911123456", caller_raw="+447911123456", call_sid=None,
+        flow_id="back_pain", flow_version="1", now=OPEN_TIME)
+
+
 def _count(model, *where) -> int:
     return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
@@ -65,9 +71,7 @@ def test_stop_takes_the_session_and_a_plain_call_does_not(twilio, session_commit
 
 def test_orm_work_that_did_not_ask_for_the_session_is_stopped_and_leaves_nothing(app):
     db.session.commit()
-    record = turn_store.ConversationRecord.new(
-        channel="sms", caller="+447911123456", caller_raw="+447911123456", call_sid=None,
-        flow_id="back_pain", flow_version="1", now=OPEN_TIME)
+    record = _texters_record()
     with pytest.raises(turn_store.NeedsSession):
         with turn_store.own_transaction():
             turn_store.save(record)  # on the turn's own connection
@@ -85,9 +89,7 @@ def test_orm_work_that_did_not_ask_for_the_session_is_stopped_and_leaves_nothing
 
 def test_an_error_on_its_own_connection_rolls_the_turn_back(app):
     db.session.commit()
-    record = turn_store.ConversationRecord.new(
-        channel="sms", caller="+447911123456", caller_raw="+447911123456", call_sid=None,
-        flow_id="back_pain", flow_version="1", now=OPEN_TIME)
+    record = _texters_record()
     with pytest.raises(RuntimeError):
         with turn_store.own_transaction():
             turn_store.save(record)
