@@ -110,11 +110,22 @@ def _update(changed: tuple[str, ...]) -> Prepared:
         statement = _UPDATES[changed] = Prepared(
             CONVERSATION.update().where(CONVERSATION.c.id == bindparam("record_id")), [*_EVERY_TURN, *changed])
     return statement
-# Every log row names every column: one compiled statement serves every kind of row, and a
-# turn's two rows go in one executemany. (A two-row VALUES list was tried: SQLAlchemy compiles
-# it afresh each time, ten times slower.)
+# Every log row names every column, so one compiled statement serves every kind of row; a turn's
+# rows go in one INSERT with a VALUES list per row, compiled once for each number of rows (a
+# turn logs one, two or three). One statement, not an executemany: psycopg runs an executemany
+# in pipeline mode, whose set-up cost more than the INSERT (docs/benchmarks.md).
 _NO_INPUT = {column.name: None for column in INTERACTION.columns if column.name != "id"}
-_LOG = Prepared(INTERACTION.insert(), list(_NO_INPUT))
+_LOGS: dict[int, Prepared] = {}
+
+
+def _log_statement(rows: int) -> Prepared:
+    statement = _LOGS.get(rows)
+    if statement is None:
+        columns = [column for column in INTERACTION.columns if column.name != "id"]
+        statement = _LOGS[rows] = Prepared(INTERACTION.insert().values([
+            {column.name: bindparam(f"{column.name}_{i}", type_=column.type) for column in columns}
+            for i in range(rows)]))
+    return statement
 
 
 class NeedsSession(Exception):
@@ -226,5 +237,10 @@ def save(record: ConversationRecord) -> None:
 
 def log(rows: list[dict[str, Any]]) -> None:
     """Insert log rows (interaction); each names only the columns it sets."""
-    _LOG.execute(connection(), [{**_NO_INPUT, **row} for row in rows])
+    values: dict[str, Any] = {}
+    for i, row in enumerate(rows):
+        suffix = f"_{i}"
+        for name in _NO_INPUT:
+            values[name + suffix] = row.get(name)
+    _log_statement(len(rows)).execute(connection(), values)
 

@@ -120,3 +120,28 @@ def test_an_idle_texters_old_conversation_is_closed_in_the_same_turn(app, twilio
     texter.send("hello again")
     statuses = db.session.scalars(select(Conversation.status).order_by(Conversation.id)).all()
     assert statuses == ["abandoned", "active"]
+
+
+def test_log_rows_go_in_one_insert_each_row_with_its_own_values(app):
+    record = _record()
+    turn_store.save(record)
+    rows = [{"conversation_id": record.id, "channel": "sms", "direction": "in", "kind": "turn", "body": "1",
+             "dedupe_key": "sms:SM1", "reply": {"say": [{"text": "Thanks", "emergency": False}]}, "created_at": OPEN_TIME},
+            {"conversation_id": record.id, "channel": "sms", "direction": "out", "kind": "turn", "said": "Thanks",
+             "created_at": OPEN_TIME},
+            {"channel": "sms", "direction": "in", "kind": "status", "external_id": "SM2", "created_at": OPEN_TIME}]
+    for count in (1, 3):  # one statement per number of rows, compiled once
+        turn_store.log(rows[:count] if count == 1 else rows[1:] + [rows[0] | {"dedupe_key": "sms:SM9"}])
+    db.session.commit()
+    assert set(turn_store._LOGS) >= {1, 3}
+    sql = turn_store._LOGS[3]._plan(db.session.connection().dialect).sql
+    assert sql.count("INSERT") == 1
+    logged = db.session.scalars(select(Interaction).order_by(Interaction.id)).all()
+    assert [(r.direction, r.kind, r.body, r.said, r.external_id, r.dedupe_key) for r in logged] == [
+        ("in", "turn", "1", None, None, "sms:SM1"),
+        ("out", "turn", None, "Thanks", None, None),
+        ("in", "status", None, None, "SM2", None),
+        ("in", "turn", "1", None, None, "sms:SM9"),
+    ]
+    assert logged[0].reply == {"say": [{"text": "Thanks", "emergency": False}]} and logged[1].reply is None
+    assert logged[2].conversation_id is None and logged[3].conversation_id == record.id
