@@ -5,12 +5,13 @@ webhook gets exactly the answer it got the first time, rendered again from the s
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from . import engine, phones, triage, turn_store
 from .callbacks import request_callback
@@ -21,6 +22,7 @@ from .service import Helpline
 from .turn_store import ConversationRecord
 
 Reply = dict[str, Any]
+log = logging.getLogger(__name__)
 
 OPT_OUT_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
 OPT_IN_WORDS = {"START", "UNSTOP"}
@@ -78,6 +80,23 @@ class AlreadyAnswered(Exception):
 
 
 def _commit_once(key: str | None, work: Callable[[], Reply], own_connection: bool = True) -> Reply:
+    """Run a turn and commit it once; once more on a fresh connection if the database's was lost.
+
+    Connections are not pinged before every use (db.ping_when_idle), so one the server dropped
+    since it was last used fails its turn. Nothing of that attempt was committed, or, if only
+    the COMMIT's answer was lost, the second attempt finds the request's key answered.
+    """
+    try:
+        return _attempt(key, work, own_connection)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        log.warning("the database connection was lost during a turn; trying the turn once more")
+        db.session.rollback()
+        return _attempt(key, work, own_connection)
+
+
+def _attempt(key: str | None, work: Callable[[], Reply], own_connection: bool) -> Reply:
     """Run a turn and commit it once.
 
     `work` raises AlreadyAnswered when its first read finds the request's key answered; a retry

@@ -1,10 +1,11 @@
 """The SQLAlchemy handle, created unbound and initialised in the app factory."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import Engine, MetaData, event, exc
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints so that Alembic can alter them on every database.
@@ -27,3 +28,38 @@ db = SQLAlchemy(model_class=Base)
 def utcnow() -> datetime:
     """Naive UTC: every timestamp in the database is UTC without a zone, on SQLite and PostgreSQL alike."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+# A pooled connection used this recently is taken as alive without a ping. A ping on every
+# checkout is a round trip on every request; under load a connection is used many times a second,
+# and a connection that died since its last use (the server restarted) fails its turn, which is
+# tried once more on a fresh connection (conversations._commit_once).
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
+    """Ping a pooled connection at checkout only when it sat unused longer than `idle_seconds`.
+
+    A failed ping raises DisconnectionError, on which the pool drops that connection and tries
+    another (SQLAlchemy's "pessimistic disconnect handling" with a custom test).
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "connect")
+    def _connected(dbapi_connection, record) -> None:
+        record.info["last_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection, record) -> None:
+        record.info["last_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _taken(dbapi_connection, record, proxy) -> None:
+        if time.monotonic() - record.info.get("last_used", 0.0) <= idle_seconds:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.DisconnectionError() from error
+            raise

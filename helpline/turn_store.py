@@ -178,7 +178,15 @@ def own_transaction() -> Iterator[None]:
         except engine.dialect.loaded_dbapi.Error as error:
             raise DBAPIError.instance("COMMIT", None, error, engine.dialect.loaded_dbapi.Error,
                                       hide_parameters=True, dialect=engine.dialect) from error
-    except BaseException:
+    except BaseException as error:
+        if _connection_lost(engine, pooled, error):
+            # As SQLAlchemy does for its own connections: this one is gone, and the others in the
+            # pool were most likely dropped with it (a server restart), so the pool starts afresh.
+            # The flag tells the caller that the turn may be tried again (_commit_once).
+            pooled.invalidate()
+            engine.dispose(close=False)
+            error.connection_invalidated = True
+            raise
         try:
             pooled.rollback()
         except Exception:  # the connection itself failed: the pool must not hand it out again
@@ -187,6 +195,14 @@ def own_transaction() -> Iterator[None]:
     finally:
         _own.reset(token)
         pooled.close()  # back to the pool
+
+
+def _connection_lost(engine, pooled, error: BaseException) -> bool:
+    """Whether the error says the server's connection is gone (not a failed statement)."""
+    original = getattr(error, "orig", None)
+    if not isinstance(error, DBAPIError) or original is None:
+        return False
+    return engine.dialect.is_disconnect(original, pooled.dbapi_connection, None)
 
 
 def replay(key: str | None) -> dict[str, Any] | None:
