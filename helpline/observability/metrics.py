@@ -12,7 +12,7 @@ import hmac
 import logging
 import time
 from datetime import datetime
-from typing import Iterable
+from typing import Any, Iterable
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, has_request_context, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -186,6 +186,18 @@ def metrics():
     return Response(generate_latest(registry(current_app._get_current_object(), now)), mimetype=CONTENT_TYPE_LATEST)
 
 
+_children: dict[tuple[int, str, str], Any] = {}
+
+
+def _child(metric, first: str, second: str):
+    """metric.labels(first, second), kept: prometheus-client builds the label key on every call."""
+    key = (id(metric), first, second)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(first, second)
+    return child
+
+
 def init_app(app: Flask) -> None:
     """Time every request and count its outcome; serve /metrics."""
     # On the app's own logger ("helpline"): the help line's modules and Flask's unhandled-error
@@ -194,18 +206,14 @@ def init_app(app: Flask) -> None:
     if not any(isinstance(h, ErrorCounter) for h in app_logger.handlers):
         app_logger.addHandler(ErrorCounter())
 
-    @app.before_request
-    def _start() -> None:
-        g.metrics_started = time.perf_counter()
-
     @app.after_request
     def _observe(response):
         route = request.endpoint or "unmatched"
         if route != "metrics.metrics":
-            started = g.get("metrics_started")
+            started = g.get("request_started")  # set by the request log (observability.logs)
             if started is not None:
-                REQUEST_LATENCY.labels(route=route, method=request.method).observe(time.perf_counter() - started)
-            RESPONSES.labels(route=route, status=str(response.status_code)).inc()
+                _child(REQUEST_LATENCY, route, request.method).observe(time.perf_counter() - started)
+            _child(RESPONSES, route, str(response.status_code)).inc()
         return response
 
     app.register_blueprint(bp)

@@ -1,7 +1,9 @@
-"""Flask's signed-cookie sessions, minus the signer for requests that carry no session cookie.
+"""Flask's signed-cookie sessions, minus the work for requests that have no session at all.
 
-Twilio's webhooks never carry one, and building the signer for each of them was a measurable
-part of a turn (docs/benchmarks.md). Staff requests with a cookie go through Flask as before.
+Twilio's webhooks never carry a session cookie, and building the signer for each of them, then
+looking up seven cookie settings to decide there was nothing to save, was a measurable part of a
+turn (docs/benchmarks.md). Staff requests with a cookie, or that put something in a new session
+(sign-in, a form's CSRF token), go through Flask as before.
 """
 from __future__ import annotations
 
@@ -13,3 +15,10 @@ class CookieSessions(SecureCookieSessionInterface):
         if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app, session, response) -> None:
+        if not session and not session.modified:  # nothing was, or is, in it: no cookie to set or clear
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
