@@ -384,7 +384,7 @@ def _text(text: str) -> Reply:
 
 def _sms_turn(hl: Helpline, req: SmsRequest, key: str | None, now: datetime) -> Reply:
     sender = phones.sender(req.caller, "sms")
-    answered, opted_out = turn_store.text_keys(key, sender.number)
+    answered, opted_out, conv = turn_store.load_text(key, sender.number, sender.transport)
     if answered is not None:
         raise AlreadyAnswered(answered)
     body = req.body or ""
@@ -410,7 +410,6 @@ def _sms_turn(hl: Helpline, req: SmsRequest, key: str | None, now: datetime) -> 
         return _log_keyword(sender, key, _text(SMS_HELP), now, req, raw)
 
     ctx = hl.context("sms", now)
-    conv = turn_store.load_texter(sender.number, sender.transport)
     if conv is not None and conv.updated_at < now - hl.sms_idle:
         _finish(conv, "abandoned", now)
         _escalate_abandoned(hl, conv, now)

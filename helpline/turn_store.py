@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterator
 
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, event, select, true
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -91,13 +91,15 @@ _REPLAY = (select(INTERACTION.c.reply).where(INTERACTION.c.dedupe_key == bindpar
 # A call's conversation and, in the same statement, the answer already given to this very request.
 _CALL = Prepared(select(CONVERSATION, _REPLAY.label("replay")).where(CONVERSATION.c.call_sid == bindparam("call_sid")))
 # A texter's newest active conversation, locked (PostgreSQL) so two quick texts take turns.
-_TEXTER = Prepared(select(CONVERSATION)
-                   .where(CONVERSATION.c.caller == bindparam("caller"), CONVERSATION.c.channel == bindparam("channel"),
-                          CONVERSATION.c.status == "active")
-                   .order_by(CONVERSATION.c.id.desc()).limit(1).with_for_update())
+_TEXTER = (select(CONVERSATION)
+           .where(CONVERSATION.c.caller == bindparam("caller"), CONVERSATION.c.channel == bindparam("channel"),
+                  CONVERSATION.c.status == "active")
+           .order_by(CONVERSATION.c.id.desc()).limit(1).with_for_update().subquery("texter"))
 _OPTED_OUT = select(OPT_OUT.c.opted_out).where(OPT_OUT.c.phone == bindparam("phone"))
-# Before a text: the answer already given to this message, and whether the number opted out.
-_TEXT_KEYS = Prepared(select(_REPLAY.label("replay"), _OPTED_OUT.scalar_subquery().label("opted_out")))
+# Before a text: the answer already given to this message, whether the number opted out, and
+# the texter's conversation (if any), in one statement: one round trip on a database server.
+_KEYS = select(_REPLAY.label("replay"), _OPTED_OUT.scalar_subquery().label("opted_out")).subquery("keys")
+_TEXT = Prepared(select(*_TEXTER.c, _KEYS.c.replay, _KEYS.c.opted_out).select_from(_KEYS.outerjoin(_TEXTER, true())))
 _ONLY_REPLAY = Prepared(select(_REPLAY.label("replay")))
 _WRITTEN = [name for name in COLUMNS if name != "id"]
 _INSERT = Prepared(CONVERSATION.insert().returning(CONVERSATION.c.id), _WRITTEN)
@@ -224,15 +226,17 @@ def load_call(call_sid: str, key: str) -> tuple[dict[str, Any] | None, Conversat
     return row[-1], _record_from(row)
 
 
-def text_keys(key: str | None, phone: str | None) -> tuple[dict[str, Any] | None, bool]:
-    """(the stored answer to this message if any, whether the number opted out): one statement."""
-    replayed, opted_out = _TEXT_KEYS.first(connection(), {"key": key, "phone": phone})
-    return replayed, bool(opted_out)
+def load_text(key: str | None, phone: str | None, channel: str) -> tuple[dict[str, Any] | None, bool, ConversationRecord | None]:
+    """(the stored answer to this message if any, whether the number opted out, the number's
+    active conversation on this channel if any): one statement.
 
-
-def load_texter(caller: str, channel: str) -> ConversationRecord | None:
-    row = _TEXTER.first(connection(), {"caller": caller, "channel": channel})
-    return _record_from(row) if row is not None else None
+    On PostgreSQL the conversation stays locked until the turn commits, so two quick texts from
+    one number take turns.
+    """
+    row = _TEXT.first(connection(), {"key": key, "phone": phone, "caller": phone, "channel": channel})
+    replayed, opted_out = row[-2], bool(row[-1])
+    record = _record_from(row) if row[0] is not None else None
+    return replayed, opted_out, record
 
 
 def save(record: ConversationRecord) -> None:

@@ -80,26 +80,29 @@ def test_load_call_brings_the_stored_answer_of_a_retried_request(app):
     assert turn_store.load_call("CA" + "2" * 32, "voice:x:1") == (None, None)
 
 
-def test_text_keys_reads_the_stored_answer_and_the_opt_out_together(app):
+def test_load_text_reads_the_stored_answer_and_the_opt_out_together(app):
     db.session.add(OptOut(phone="+447911000111", opted_out=True, updated_at=OPEN_TIME))
     turn_store.log([{"channel": "sms", "direction": "in", "kind": "keyword", "dedupe_key": "sms:SMa",
                      "reply": {"say": []}, "created_at": OPEN_TIME}])
     db.session.commit()
-    assert turn_store.text_keys("sms:SMa", "+447911000111") == ({"say": []}, True)
-    assert turn_store.text_keys("sms:SMb", "+447911000222") == (None, False)
-    assert turn_store.text_keys(None, None) == (None, False)
+    assert turn_store.load_text("sms:SMa", "+447911000111", "sms") == ({"say": []}, True, None)
+    assert turn_store.load_text("sms:SMb", "+447911000222", "sms") == (None, False, None)
+    assert turn_store.load_text(None, None, "sms") == (None, False, None)
 
 
-def test_load_texter_finds_the_newest_active_conversation_on_that_channel(app):
+def test_load_text_finds_the_newest_active_conversation_on_that_channel(app):
     old = _record(channel="sms", call_sid=None, status="completed")
-    active = _record(channel="sms", call_sid=None)
+    active = _record(channel="sms", call_sid=None, state={"node": "onset", "seq": 2}, answers={"main_menu": "1"})
     whatsapp = _record(channel="whatsapp", call_sid=None)
     for record in (old, active, whatsapp):
         turn_store.save(record)
+    db.session.add(OptOut(phone="+447911123456", opted_out=False, updated_at=OPEN_TIME))
     db.session.commit()
-    assert turn_store.load_texter("+447911123456", "sms").id == active.id
-    assert turn_store.load_texter("+447911123456", "whatsapp").id == whatsapp.id
-    assert turn_store.load_texter("+447911999999", "sms") is None
+    answered, opted_out, loaded = turn_store.load_text("sms:SMc", "+447911123456", "sms")
+    assert (answered, opted_out) == (None, False)
+    assert loaded == active  # every column, the JSON ones decoded
+    assert turn_store.load_text(None, "+447911123456", "whatsapp")[2].id == whatsapp.id
+    assert turn_store.load_text(None, "+447911999999", "sms")[2] is None
 
 
 def test_a_turns_rows_are_logged_once_and_a_retry_writes_nothing(app, twilio):
