@@ -107,7 +107,7 @@ def _attempt(key: str | None, work: Callable[[], Reply], own_connection: bool) -
     """
     # A session already in a transaction (a test's, or earlier work in this request) keeps the turn:
     # the ORM would not begin again, so the guard that stops an own-connection turn would not see it.
-    if own_connection and not db.session().in_transaction():
+    if own_connection and not (db.session.registry.has() and db.session().in_transaction()):
         try:
             with turn_store.own_transaction():
                 return work()
@@ -149,12 +149,15 @@ def _record(conv: ConversationRecord, state: engine.State, extra: dict[str, Any]
 
 def _log_turn(conv: ConversationRecord | None, channel: str, key: str | None, node: str | None,
               reply: Reply, now: datetime, external_id: str | None = None, **raw: Any) -> None:
-    """Save the conversation, then log what came in and what we answered (two rows, one INSERT).
+    """Save the conversation and log what came in and what we answered (two rows, one INSERT;
+    on PostgreSQL the conversation's UPDATE goes in the same statement).
 
     The reply is stored as it is now (a retry gets it again), so build it first.
     """
-    if conv is not None:
-        turn_store.save(conv)
+    update = conv
+    if conv is not None and conv.id is None:
+        turn_store.save(conv)  # a new conversation: the log rows need its id
+        update = None
     conv_id = conv.id if conv is not None else None
     said = " ".join(part["text"] for part in reply.get("say", []))
     asked = (reply.get("ask") or {}).get("node")
@@ -163,7 +166,7 @@ def _log_turn(conv: ConversationRecord | None, channel: str, key: str | None, no
          "node": node, "external_id": external_id, "dedupe_key": key, "reply": reply, "created_at": now, **raw},
         {"conversation_id": conv_id, "channel": channel, "direction": "out", "kind": "turn",
          "node": asked or (conv.state.get("end_node") if conv else None), "said": said, "created_at": now},
-    ])
+    ], update=update)
 
 
 def _escalate(hl: Helpline, conv: ConversationRecord | Conversation, now: datetime, phone: str | None = None) -> None:

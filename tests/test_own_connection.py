@@ -1,6 +1,8 @@
 """A turn on a connection of its own, and the turn that needs the ORM done again in the session."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
@@ -9,7 +11,7 @@ from helpline import turn_store
 from helpline.db import db
 from helpline.models import Callback, Conversation, Interaction, OptOut
 from helpline.notify.models import Outbox
-from support import OPEN_TIME, Caller, Texter
+from support import OPEN_TIME, Caller, Texter, sign, sid
 
 
 @pytest.fixture
@@ -42,6 +44,28 @@ def test_a_turn_that_needs_no_orm_commits_on_its_own_connection(twilio, session_
     assert session_commits == []  # the session never began: the turn committed on its own
     db.session.rollback()
     assert _count(Conversation) == 1 and _count(Interaction) == 2
+
+
+def test_a_plain_turn_outside_any_app_context_never_makes_an_orm_session(app, twilio, monkeypatch):
+    Texter(twilio).send("hello")  # the conversation exists: the next text continues it
+    db.session.commit()
+    registry = db.session.registry
+    made: list[int] = []
+    make = registry.createfunc
+    monkeypatch.setattr(registry, "createfunc", lambda: made.append(1) or make())
+    answered: list[int] = []
+
+    def webhook() -> None:  # as under gunicorn: the request brings its own app context
+        params = {"MessageSid": sid("SM"), "AccountSid": "AC" + "0" * 32, "From": Texter.number,
+                  "To": "+442380248725", "Body": "1", "NumMedia": "0", "NumSegments": "1"}
+        response = app.test_client().post("/sms", data=params, headers={"X-Twilio-Signature": sign("/sms", params)})
+        answered.append(response.status_code)
+
+    worker = threading.Thread(target=webhook)
+    worker.start()
+    worker.join(timeout=10)
+    assert answered == [200] and made == []
+    assert _count(Interaction, Interaction.direction == "in") == 2
 
 
 def test_an_escalating_turn_is_done_again_in_the_session_and_written_once(twilio, session_commits):

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from helpline import turn_store
 from helpline.db import db
@@ -148,3 +150,31 @@ def test_log_rows_go_in_one_insert_each_row_with_its_own_values(app):
     ]
     assert logged[0].reply == {"say": [{"text": "Thanks", "emergency": False}]} and logged[1].reply is None
     assert logged[2].conversation_id is None and logged[3].conversation_id == record.id
+
+
+def test_a_turns_update_and_its_log_rows_are_written_together_or_not_at_all(app):
+    record = _record(state={"node": "onset", "steps": 1})
+    turn_store.save(record)
+    db.session.commit()
+    record.state, record.disposition = {"node": "d1_saddle", "steps": 2}, "D4"
+    rows = [{"conversation_id": record.id, "channel": "voice", "direction": "in", "kind": "turn",
+             "dedupe_key": "voice:x:2", "created_at": OPEN_TIME},
+            {"conversation_id": record.id, "channel": "voice", "direction": "out", "kind": "turn",
+             "said": "Any numbness?", "created_at": OPEN_TIME}]
+    turn_store.log(rows, update=record)
+    db.session.commit()
+    if db.session.connection().dialect.name == "postgresql":  # one statement: the UPDATE rides in the INSERT
+        sql = turn_store._UPDATE_AND_LOG[(("disposition",), 2)]._plan(db.session.connection().dialect).sql
+        assert sql.startswith("WITH turn_update AS") and sql.count("INSERT") == 1
+    model = db.session.get(Conversation, record.id)
+    assert (model.state, model.disposition) == ({"node": "d1_saddle", "steps": 2}, "D4")
+    assert db.session.scalar(select(db.func.count()).select_from(Interaction)) == 2
+
+    # The same request again (its key is taken): neither the rows nor the conversation change.
+    record.state = {"node": "d1_bladder", "steps": 3}
+    with pytest.raises(IntegrityError):
+        turn_store.log(rows, update=record)
+    db.session.rollback()
+    db.session.expire_all()
+    assert db.session.get(Conversation, record.id).state == {"node": "d1_saddle", "steps": 2}
+    assert db.session.scalar(select(db.func.count()).select_from(Interaction)) == 2
