@@ -21,12 +21,13 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
 
-# Debian packages: Chromium for the browser tests (Playwright drives it; no browser download)
-# and Graphviz's dot, which draws the flow map.
+# Debian packages: Chromium for the browser tests (Playwright drives it; no browser download),
+# Graphviz's dot, which draws the flow map, and valgrind, which counts a turn's instructions
+# for the benchmarks (python -m bench instructions).
 system-packages:
-	@{ command -v chromium && command -v dot; } >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium graphviz >/dev/null; \
-	  else echo "chromium or graphviz is missing: sudo apt-get install chromium graphviz (browser and flow-map tests will skip)"; fi; }
+	@{ command -v chromium && command -v dot && command -v valgrind; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium graphviz valgrind >/dev/null; \
+	  else echo "chromium, graphviz or valgrind is missing: sudo apt-get install chromium graphviz valgrind (browser, flow-map and instruction-count tests will skip)"; fi; }
 
 browser: system-packages
 

@@ -2,7 +2,8 @@
 
 Suites: micro, load, scale, soak (all four by default), then the report (docs/benchmarks.md);
 `profile` samples the workers under load with py-spy, `turns` times whole turns in-process in
-one and in four processes (both only when named).
+one and in four processes, `instructions` counts the instructions of a turn under valgrind
+(these three only when named).
 `--smoke` runs everything briefly on SQLite (PostgreSQL too when HELPLINE_BENCH_DATABASE_URL is
 set), prints the figures and writes no docs: it checks the harness, never the timings.
 """
@@ -17,7 +18,7 @@ from . import report
 from .run import RESULTS, Options, run
 
 SUITES = ("micro", "load", "scale", "soak")
-EXTRA = ("profile", "turns")  # run only when named
+EXTRA = ("profile", "turns", "instructions")  # run only when named
 
 
 def _ints(text: str) -> tuple[int, ...]:

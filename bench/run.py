@@ -212,6 +212,20 @@ def run(opts: Options, suites: tuple[str, ...]) -> dict[str, Any]:
                              f"{point['wall_us']:.0f} µs wall a turn")
                     results["turns"].append(point)
             save(opts, "turns", results["turns"])
+        if "instructions" in suites:
+            from .instructions import count
+
+            results["instructions"] = []
+            for kind in opts.databases:
+                url = database.for_kind(kind, opts.workdir)
+                point = {"database": kind, **count(url, 100 if opts.smoke else 1000, opts.workdir / "instructions")}
+                if "skipped" in point:
+                    opts.say(f"  instructions {kind:10} skipped: {point['skipped']}")
+                else:
+                    trips = f", {point['round_trips_per_turn']} round trips" if "round_trips_per_turn" in point else ""
+                    opts.say(f"  instructions {kind:10} {point['instructions_per_turn']:,} a turn{trips}")
+                results["instructions"].append(point)
+            save(opts, "instructions", results["instructions"])
         if "soak" in suites:
             opts.say(f"soak: {opts.soak_minutes} minute(s) at c={opts.soak_concurrency} on sqlite ...")
             results["soak"] = bench.soak("sqlite")
