@@ -296,6 +296,10 @@ def log(rows: list[dict[str, Any]], update: ConversationRecord | None = None) ->
     `update`: a conversation already in the database whose changes this turn writes too, in the
     same statement where the database allows it.
     """
+    if not rows:  # nothing to log (an INSERT needs at least one VALUES list)
+        if update is not None:
+            save(update)
+        return
     conn = connection()
     if update is not None and conn.dialect.name == "postgresql":
         plain = _plain(update)

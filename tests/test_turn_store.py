@@ -150,6 +150,7 @@ def test_log_rows_go_in_one_insert_each_row_with_its_own_values(app):
     ]
     assert logged[0].reply == {"say": [{"text": "Thanks", "emergency": False}]} and logged[1].reply is None
     assert logged[2].conversation_id is None and logged[3].conversation_id == record.id
+    turn_store.log([])  # no rows: no statement, no error
 
 
 def test_a_turns_update_and_its_log_rows_are_written_together_or_not_at_all(app):
