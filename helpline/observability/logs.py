@@ -49,7 +49,7 @@ def redact_text(text: str) -> str:
     if not text:
         return text
     out = _DIGIT_RUN.sub(PHONE_MARK, text)
-    if sum(ch.isdigit() for ch in out) >= MIN_PHONE_DIGITS:  # the matcher is slow: only where a number fits
+    if sum(map(str.isdigit, out)) >= MIN_PHONE_DIGITS:  # the matcher is slow: only where a number fits
         spans = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(out, "GB", leniency=phonenumbers.Leniency.VALID)]
         for start, end in reversed(spans):
             out = out[:start] + PHONE_MARK + out[end:]
@@ -117,7 +117,9 @@ class RequestIdFilter(logging.Filter):
     """Stamp each record with the request it belongs to."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if has_request_context():
+        if getattr(record, "request_id", None) is not None:  # stamped where it was made (the request line)
+            record.route = getattr(record, "route", None)
+        elif has_request_context():
             record.request_id = getattr(g, "request_id", None)
             record.route = request.endpoint
         else:
@@ -197,34 +199,38 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _start() -> None:
+        state = g._get_current_object()
         # The start time is the metrics' too (observability.metrics).
-        g.request_started = time.perf_counter()
+        state.request_started = time.perf_counter()
         incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
-        g.request_id = incoming if incoming and _REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        state.request_id = incoming if incoming and _REQUEST_ID.match(incoming) else os.urandom(16).hex()
 
     @app.after_request
     def _finish(response):
-        response.headers["X-Request-ID"] = g.get("request_id", "")
+        state, req = g._get_current_object(), request._get_current_object()  # past the proxies once
+        request_id = getattr(state, "request_id", "")
+        response.headers["X-Request-ID"] = request_id
         if not request_log.isEnabledFor(logging.INFO):
             return response
-        started = g.get("request_started")
+        started = getattr(state, "request_started", None)
         elapsed_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
         # One line per request, redacted here as it is built (every part is known), so that the
         # handler's general filter, slow on long digit runs such as SIDs, can pass it by. The
         # record is made directly: Logger.info would walk the stack for a caller nobody reads.
-        method, path, status = request.method, redact_text(request.path), response.status_code
+        method, path, status = req.method, redact_text(req.path), response.status_code
         request_log.handle(request_log.makeRecord(
             request_log.name, logging.INFO, __file__, 0, "%s %s %s", (method, path, status), None,
             extra={"method": method, "path": path, "status": status, "duration_ms": elapsed_ms,
-                   "twilio_sid": _twilio_sid(), "redacted": True},
+                   "twilio_sid": _twilio_sid(req), "redacted": True, "request_id": request_id or None,
+                   "route": req.endpoint},
         ))
         return response
 
 
-def _twilio_sid() -> str | None:
+def _twilio_sid(req) -> str | None:
     """CallSid or MessageSid: lets an operator find the request in Twilio's console, and names nobody."""
     try:
-        form = request.form
+        form = req.form
     except Exception:
         return None
     sid = form.get("CallSid") or form.get("MessageSid") or None

@@ -208,11 +208,12 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _observe(response):
-        route = request.endpoint or "unmatched"
+        req = request._get_current_object()  # past the proxy once
+        route = req.endpoint or "unmatched"
         if route != "metrics.metrics":
             started = g.get("request_started")  # set by the request log (observability.logs)
             if started is not None:
-                _child(REQUEST_LATENCY, route, request.method).observe(time.perf_counter() - started)
+                _child(REQUEST_LATENCY, route, req.method).observe(time.perf_counter() - started)
             _child(RESPONSES, route, str(response.status_code)).inc()
         return response
 

@@ -73,7 +73,7 @@ def twilio_signed(view: Callable) -> Callable:
         if config["INSECURE_SKIP_SIGNATURES"]:
             log.warning("SIGNATURE CHECK DISABLED: accepting an unsigned webhook (development only)")
             return view(*args, **kwargs)
-        if not is_valid(request, config["TWILIO_AUTH_TOKEN"], config["PUBLIC_BASE_URL"]):
+        if not is_valid(request._get_current_object(), config["TWILIO_AUTH_TOKEN"], config["PUBLIC_BASE_URL"]):
             log.warning("refused a webhook with a missing or wrong signature", extra={"path": request.path})
             abort(403)
         return view(*args, **kwargs)
