@@ -106,12 +106,19 @@ _INSERT = Prepared(CONVERSATION.insert().returning(CONVERSATION.c.id), _WRITTEN)
 _UPDATES: dict[tuple[str, ...], Prepared] = {}  # by the plain columns that changed: a handful of shapes
 
 
+def _update_clause(changed: tuple[str, ...]):
+    """UPDATE conversation SET (the columns every turn writes, and those that changed) WHERE id."""
+    return (CONVERSATION.update().where(CONVERSATION.c.id == bindparam("record_id"))
+            .values({name: bindparam(name, type_=CONVERSATION.c[name].type) for name in (*_EVERY_TURN, *changed)}))
+
+
 def _update(changed: tuple[str, ...]) -> Prepared:
     statement = _UPDATES.get(changed)
     if statement is None:
-        statement = _UPDATES[changed] = Prepared(
-            CONVERSATION.update().where(CONVERSATION.c.id == bindparam("record_id")), [*_EVERY_TURN, *changed])
+        statement = _UPDATES[changed] = Prepared(_update_clause(changed))
     return statement
+
+
 # Every log row names every column, so one compiled statement serves every kind of row; a turn's
 # rows go in one INSERT with a VALUES list per row, compiled once for each number of rows (a
 # turn logs one, two or three). One statement, not an executemany: psycopg runs an executemany
@@ -283,9 +290,7 @@ _UPDATE_AND_LOG: dict[tuple[tuple[str, ...], int], Prepared] = {}
 def _update_and_log(changed: tuple[str, ...], rows: int) -> Prepared:
     statement = _UPDATE_AND_LOG.get((changed, rows))
     if statement is None:
-        update = (CONVERSATION.update().where(CONVERSATION.c.id == bindparam("record_id"))
-                  .values({name: bindparam(name, type_=CONVERSATION.c[name].type) for name in (*_EVERY_TURN, *changed)})
-                  .cte("turn_update"))
+        update = _update_clause(changed).cte("turn_update")
         statement = _UPDATE_AND_LOG[(changed, rows)] = Prepared(_log_statement(rows).statement.add_cte(update))
     return statement
 
