@@ -12,6 +12,7 @@ from .config import ROOT, database_url, from_environment
 from .db import db
 from .service import Helpline
 from .web.cookies import CookieSessions
+from .web.requests import HelplineRequest
 
 migrate = Migrate()
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the help line: settings from the environment, overridden by `config` (tests)."""
     app = Flask(__name__, instance_relative_config=True)
     app.session_interface = CookieSessions()
+    app.request_class = HelplineRequest
     settings = from_environment()
     settings.update(config or {})
     app.config.update(settings)

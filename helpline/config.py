@@ -81,6 +81,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         # Staff dashboard (helpline/staff): failed callbacks retry, then go to a supervisor.
         "CALLBACK_MAX_ATTEMPTS": int(env.get("HELPLINE_CALLBACK_ATTEMPTS", "3")),
         "CALLBACK_RETRY_MINUTES": int(env.get("HELPLINE_CALLBACK_RETRY_MINUTES", "30")),
+        # No webhook or staff form comes near this (a 1,600-character text of emoji is about 20 kB):
+        # a bigger body is refused (413) before it is read into memory.
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
         "SESSION_COOKIE_SECURE": _flag(env.get("HELPLINE_SECURE_COOKIES"), True),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=float(env.get("HELPLINE_STAFF_SESSION_HOURS", "8"))),
