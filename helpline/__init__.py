@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from flask import Flask
 from flask_migrate import Migrate
 
+from . import jsoncodec
 from .config import ROOT, database_url, from_environment
 from .db import db
 from .service import Helpline
@@ -45,7 +46,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # No pool_pre_ping: a ping on every checkout is a round trip on every request. A server's
     # connections are pinged only after sitting idle (db.ping_when_idle, below); a SQLite file
     # cannot drop a connection at all.
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"hide_parameters": True})
+    # JSON columns are written and read with orjson (helpline.jsoncodec).
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+        "hide_parameters": True, "json_serializer": jsoncodec.dumps, "json_deserializer": jsoncodec.loads})
     from .observability import init_app as init_observability
 
     init_observability(app)  # JSON logs with request ids, redacted; Prometheus metrics

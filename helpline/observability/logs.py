@@ -6,7 +6,6 @@ in a traceback, and any field named like a phone number, a text body or speech.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -18,6 +17,8 @@ from typing import Any
 import phonenumbers
 from flask import Flask, g, has_request_context, request
 from flask.logging import default_handler
+
+from ..jsoncodec import dumps
 
 REDACTED = "[redacted]"
 PHONE_MARK = "[phone]"
@@ -150,7 +151,7 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = record.exc_text
         if record.stack_info:
             entry["stack"] = record.stack_info
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return dumps(entry, default=str)
 
 
 class _StderrHandler(logging.StreamHandler):

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import functools
-import json
 import re
 from typing import Any
 
 from flask import Response
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from ..jsoncodec import dumps, loads
 
 LANGUAGE = "en-GB"
 
@@ -30,7 +31,7 @@ _RENDERED = 2048  # replies kept, per process: a few MB at most
 
 
 def _key(reply: dict[str, Any]) -> str | None:
-    key = json.dumps(reply, ensure_ascii=False, separators=(",", ":"))
+    key = dumps(reply)
     return None if _PERSONAL.search(key) else key
 
 
@@ -44,7 +45,7 @@ def voice_xml(reply: dict[str, Any], action: str, voice: str) -> str:
 
 @functools.lru_cache(maxsize=_RENDERED)
 def _voice_xml(key: str, action: str, voice: str) -> str:
-    return str(voice_reply(json.loads(key), action, voice))
+    return str(voice_reply(loads(key), action, voice))
 
 
 def sms_xml(reply: dict[str, Any]) -> str:
@@ -55,7 +56,7 @@ def sms_xml(reply: dict[str, Any]) -> str:
 
 @functools.lru_cache(maxsize=_RENDERED)
 def _sms_xml(key: str) -> str:
-    return str(sms_reply(json.loads(key)))
+    return str(sms_reply(loads(key)))
 
 
 def voice_reply(reply: dict[str, Any], action: str, voice: str) -> VoiceResponse:
