@@ -15,6 +15,11 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session, which ends itself
     app.config.setdefault("STAFF_QUEUES", DEFAULT_QUEUES)
     login_manager.init_app(app)
+    # Flask-Login refreshes its remember-me cookie after every request of the app, looking into
+    # the session to do so, which also marked every webhook's answer "Vary: Cookie". Staff sign
+    # in and out on the dashboard's pages only: the refresh runs after those.
+    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
+    app.after_request_funcs.setdefault("dashboard", []).append(login_manager._update_remember_cookie)
     login_manager.login_view = "dashboard.login"
     login_manager.login_message = "Please sign in."
     login_manager.session_protection = "strong"

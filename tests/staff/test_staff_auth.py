@@ -211,3 +211,19 @@ def test_a_signed_in_session_survives_and_webhooks_get_no_cookie(app, login, mak
     assert client.get("/staff/", base_url="https://localhost").status_code == 200  # the cookie still signs in
     response = twilio("/sms", {"MessageSid": "SM" + "3" * 32, "From": "+447911123456", "Body": "hello"})
     assert response.status_code == 200 and "Set-Cookie" not in response.headers
+
+
+def test_signing_in_sets_no_remember_me_cookie(client, make_staff):
+    """A staff session ends with the browser (and after 8 hours): no long-lived remember-me cookie."""
+    staff = make_staff()
+    response = client.post("/staff/login", data={"email": staff.email, "password": PASSWORD},
+                           base_url="https://localhost")
+    assert response.status_code == 302
+    cookies = response.headers.getlist("Set-Cookie")
+    assert cookies and not [c for c in cookies if c.startswith("remember_token=")]
+
+def test_a_webhooks_answer_does_not_depend_on_cookies(app):
+    response = app.test_client().post("/voice/fallback")
+    assert response.status_code == 200
+    assert "Cookie" not in response.headers.get("Vary", "")
+    assert "Set-Cookie" not in response.headers
