@@ -12,10 +12,44 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from sqlalchemy import DateTime
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 
 Convert = Callable[[Any], Any] | None
+
+
+_REMEMBERED: dict[tuple[str, str, str], Convert] = {}
+
+
+def _bind_processor(type_: Any, dialect: Dialect) -> Convert:
+    """SQLAlchemy's conversion of a value for the driver; for dates, one that remembers the last.
+
+    A turn writes the same moment several times (the conversation's updated_at, each log row's
+    created_at) and SQLite's conversion formats it as text each time. One converter per date
+    type is shared by every statement, and keeps the last moment with its text (one tuple,
+    replaced whole, so threads cannot see a moment with another's text).
+    """
+    convert = type_.dialect_impl(dialect).bind_processor(dialect)
+    if convert is None or not isinstance(type_, DateTime):
+        return convert
+    key = (dialect.name, dialect.driver, repr(type_))
+    shared = _REMEMBERED.get(key)
+    if shared is None:
+        last: list[tuple[Any, Any]] = [(_NOTHING, None)]
+
+        def shared(value: Any) -> Any:
+            seen, text = last[0]
+            if value is not seen:
+                text = convert(value)
+                last[0] = (value, text)
+            return text
+
+        _REMEMBERED[key] = shared
+    return shared
+
+
+_NOTHING = object()
 
 
 @dataclass
@@ -43,8 +77,7 @@ class Prepared:
             plan = self._plans[(dialect.name, dialect.driver)] = _Plan(
                 sql=compiled.string,
                 positional=compiled.positional,
-                binds=tuple((name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
-                            for name in names),
+                binds=tuple((name, _bind_processor(compiled.binds[name].type, dialect)) for name in names),
                 fixed={name: bind.value for name, bind in compiled.binds.items() if bind.value is not None},
                 columns=tuple(getattr(self.statement, "exported_columns", ())),
             )

@@ -53,3 +53,29 @@ def test_a_statement_is_compiled_once_per_dialect(app):
     assert statement.first(conn, {"phone": "+447911000000"}) is None
     assert statement.first(conn, {"phone": "+447911000001"}) is None
     assert list(statement._plans) == [(conn.dialect.name, conn.dialect.driver)]
+
+
+
+def test_dates_are_converted_once_per_moment_and_each_moment_gets_its_own_text(app, monkeypatch):
+    from sqlalchemy import DateTime
+
+    from helpline import prepared
+
+    dialect = db.engine.dialect
+    real = DateTime().dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+    calls = []
+
+    def counted(value):
+        calls.append(value)
+        return real(value)
+
+    monkeypatch.setattr(prepared, "_REMEMBERED", {})
+    monkeypatch.setattr(DateTime, "dialect_impl", lambda self, d: self)
+    monkeypatch.setattr(DateTime, "bind_processor", lambda self, d: counted)
+    first = prepared._bind_processor(DateTime(), dialect)
+    second = prepared._bind_processor(DateTime(), dialect)
+    assert first is second  # one converter for every date bind of every statement
+    later = datetime(2026, 11, 18, 10, 0, 1)
+    texts = [first(WHEN), second(WHEN), first(later), second(later), first(WHEN), first(None)]
+    assert texts == [real(v) for v in (WHEN, WHEN, later, later, WHEN, None)]
+    assert calls == [WHEN, later, WHEN, None]  # converted again only when the moment changed

@@ -124,3 +124,22 @@ def test_the_request_line_names_twilio_sids_and_nothing_else(app, twilio, client
     assert requests[1]["twilio_sid"] == "[redacted]"
     assert requests[2]["path"] == "/callers/[phone]/[phone]" and requests[2]["message"] == "POST /callers/[phone]/[phone] 404"
     assert _leaks(requests) == []
+
+
+def test_request_ids_differ_between_requests_and_between_forked_workers():
+    import os
+
+    from helpline.observability.logs import _new_request_id
+
+    ids = {_new_request_id() for _ in range(10_000)}
+    assert len(ids) == 10_000 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    # gunicorn forks its workers from one process: each must draw its own ids.
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: send its next id and leave at once
+        os.write(write, _new_request_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read), os.close(write)
+    assert len(child) == 32 and child != _new_request_id()
