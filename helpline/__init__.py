@@ -92,6 +92,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .cli import register
 
     register(app)
+    from .web.webhooks import Webhooks
+
+    # The conversation's webhooks are answered in front of Flask's request machinery (see there).
+    app.wsgi_app = Webhooks(app, app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

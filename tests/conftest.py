@@ -5,6 +5,9 @@ each test starts from empty tables.
 """
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -109,3 +112,23 @@ def twilio(client) -> Callable[..., Any]:
 @pytest.fixture(scope="session")
 def flows_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "flows"
+
+
+@pytest.fixture
+def log_lines(app):
+    """Everything logged while the test runs, through the same handler the app installs."""
+    from helpline.observability.logs import make_handler
+
+    stream = io.StringIO()
+    handler = make_handler(stream)
+    root, ours = logging.getLogger(), logging.getLogger("helpline")
+    levels = root.level, ours.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)  # Alembic's logging set-up (run by the fixture's upgrade) leaves WARN
+    ours.setLevel(logging.INFO)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(levels[0])
+        ours.setLevel(levels[1])

@@ -11,6 +11,8 @@ import random
 import re
 import sys
 import time
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -69,13 +71,34 @@ def _redact_value(key: str, value: Any) -> Any:
     return value
 
 
+@dataclass
+class Webhook:
+    """A request answered in front of Flask (helpline.web.webhooks): what the log filters and the
+    error counter would otherwise read from Flask's request context."""
+
+    request_id: str
+    route: str
+    form: Any = None  # the parsed form, once it is: the secrets scrubbed from any log line
+
+
+# Set while a webhook is answered in front of Flask. Looked at before Flask's request context: the
+# simulator posts webhooks from inside a staff request, whose context is not the webhook's.
+current_webhook: ContextVar[Webhook | None] = ContextVar("helpline_webhook", default=None)
+
+
 def _request_secrets() -> list[str]:
-    if not has_request_context():
+    webhook = current_webhook.get()
+    if webhook is not None:
+        form = webhook.form
+        if form is None:
+            return []
+    elif not has_request_context():
         return []
-    try:
-        form = request.form
-    except Exception:  # a body we could not parse: nothing to scrub from it
-        return []
+    else:
+        try:
+            form = request.form
+        except Exception:  # a body we could not parse: nothing to scrub from it
+            return []
     values = {v.strip() for k in REQUEST_SECRETS for v in form.getlist(k)}
     return sorted((v for v in values if len(v) >= MIN_SCRUB_LENGTH), key=len, reverse=True)
 
@@ -118,8 +141,11 @@ class RequestIdFilter(logging.Filter):
     """Stamp each record with the request it belongs to."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        webhook = current_webhook.get()
         if getattr(record, "request_id", None) is not None:  # stamped where it was made (the request line)
             record.route = getattr(record, "route", None)
+        elif webhook is not None:
+            record.request_id, record.route = webhook.request_id, webhook.route
         elif has_request_context():
             record.request_id = getattr(g, "request_id", None)
             record.route = request.endpoint
@@ -209,36 +235,50 @@ def init_app(app: Flask) -> None:
         state = g._get_current_object()
         # The start time is the metrics' too (observability.metrics).
         state.request_started = time.perf_counter()
-        incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
-        state.request_id = incoming if incoming and _REQUEST_ID.match(incoming) else _new_request_id()
+        state.request_id = request_id_for(request.environ)
 
     @app.after_request
     def _finish(response):
         state, req = g._get_current_object(), request._get_current_object()  # past the proxies once
         request_id = getattr(state, "request_id", "")
         response.headers["X-Request-ID"] = request_id
-        if not request_log.isEnabledFor(logging.INFO):
-            return response
-        started = getattr(state, "request_started", None)
-        elapsed_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
-        # One line per request, redacted here as it is built (every part is known), so that the
-        # handler's general filter, slow on long digit runs such as SIDs, can pass it by. The
-        # record is made directly: Logger.info would walk the stack for a caller nobody reads.
-        method, path, status = req.method, redact_text(req.path), response.status_code
-        request_log.handle(request_log.makeRecord(
-            request_log.name, logging.INFO, __file__, 0, "%s %s %s", (method, path, status), None,
-            extra={"method": method, "path": path, "status": status, "duration_ms": elapsed_ms,
-                   "twilio_sid": _twilio_sid(req), "redacted": True, "request_id": request_id or None,
-                   "route": req.endpoint},
-        ))
+        if request_log.isEnabledFor(logging.INFO):
+            try:
+                form = req.form
+            except Exception:  # a body that could not be read has no SID to name
+                form = None
+            log_request(req.method, req.path, response.status_code, getattr(state, "request_started", None),
+                        form, request_id, req.endpoint)
         return response
 
 
-def _twilio_sid(req) -> str | None:
+def request_id_for(environ: dict[str, Any]) -> str:
+    """The caller's X-Request-ID if it is a sensible one (a proxy's), else a new one."""
+    incoming = environ.get("HTTP_X_REQUEST_ID", "")
+    return incoming if incoming and _REQUEST_ID.match(incoming) else _new_request_id()
+
+
+def log_request(method: str, path: str, status: int, started: float | None, form: Any,
+                request_id: str | None, route: str | None) -> None:
+    """The one line each request leaves in the log."""
+    if not request_log.isEnabledFor(logging.INFO):
+        return
+    elapsed_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
+    # Redacted here as it is built (every part is known), so that the handler's general filter,
+    # slow on long digit runs such as SIDs, can pass it by. The record is made directly:
+    # Logger.info would walk the stack for a caller nobody reads.
+    path = redact_text(path)
+    request_log.handle(request_log.makeRecord(
+        request_log.name, logging.INFO, __file__, 0, "%s %s %s", (method, path, status), None,
+        extra={"method": method, "path": path, "status": status, "duration_ms": elapsed_ms,
+               "twilio_sid": _twilio_sid(form), "redacted": True, "request_id": request_id or None,
+               "route": route},
+    ))
+
+
+def _twilio_sid(form: Any) -> str | None:
     """CallSid or MessageSid: lets an operator find the request in Twilio's console, and names nobody."""
-    try:
-        form = req.form
-    except Exception:
+    if form is None:
         return None
     sid = form.get("CallSid") or form.get("MessageSid") or None
     return sid if sid is None or _TWILIO_SID.match(sid) else REDACTED

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from ..db import db
 from ..models import Callback, Conversation
 from ..notify.models import PENDING, SENDING, UNKNOWN, Outbox
+from .logs import current_webhook
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,10 @@ class ErrorCounter(logging.Handler):
         super().__init__(level=logging.ERROR)
 
     def emit(self, record: logging.LogRecord) -> None:
-        if has_request_context():
+        webhook = current_webhook.get()
+        if webhook is not None:
+            ERRORS.labels(route=webhook.route).inc()
+        elif has_request_context():
             ERRORS.labels(route=request.endpoint or "unknown").inc()
 
 
@@ -198,6 +202,13 @@ def _child(metric, first: str, second: str):
     return child
 
 
+def observe(route: str, method: str, status: int, started: float | None) -> None:
+    """Count a response by route and status, and time it from `started` (perf_counter)."""
+    if started is not None:
+        _child(REQUEST_LATENCY, route, method).observe(time.perf_counter() - started)
+    _child(RESPONSES, route, str(status)).inc()
+
+
 def init_app(app: Flask) -> None:
     """Time every request and count its outcome; serve /metrics."""
     # On the app's own logger ("helpline"): the help line's modules and Flask's unhandled-error
@@ -211,10 +222,8 @@ def init_app(app: Flask) -> None:
         req = request._get_current_object()  # past the proxy once
         route = req.endpoint or "unmatched"
         if route != "metrics.metrics":
-            started = g.get("request_started")  # set by the request log (observability.logs)
-            if started is not None:
-                _child(REQUEST_LATENCY, route, req.method).observe(time.perf_counter() - started)
-            _child(RESPONSES, route, str(response.status_code)).inc()
+            # The start time is set by the request log (observability.logs).
+            observe(route, req.method, response.status_code, g.get("request_started"))
         return response
 
     app.register_blueprint(bp)

@@ -8,25 +8,25 @@ from urllib.parse import quote
 
 from flask import Request, abort, current_app, request
 from twilio.request_validator import RequestValidator, compare
+from werkzeug.wsgi import get_host
 
 log = logging.getLogger(__name__)
 
 
-def public_url(req: Request, base: str) -> str:
+def public_url(environ: dict[str, Any], base: str) -> str:
     """The URL Twilio called, rebuilt from the raw request so percent-encoding survives.
 
     Werkzeug's request.url decodes the query string (%27 becomes '), which breaks the
     signature; behind a proxy the host and scheme are the proxy's, hence PUBLIC_BASE_URL.
     """
-    env = req.environ
-    raw_uri = env.get("RAW_URI") or env.get("REQUEST_URI")
+    raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if not raw_uri:
-        raw_uri = quote(env.get("SCRIPT_NAME", "") + env.get("PATH_INFO", ""))
-        if env.get("QUERY_STRING"):
-            raw_uri += "?" + env["QUERY_STRING"]
+        raw_uri = quote(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+        if environ.get("QUERY_STRING"):
+            raw_uri += "?" + environ["QUERY_STRING"]
     if base:
         return base + raw_uri
-    return f"{req.scheme}://{req.host}{raw_uri}"
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{get_host(environ)}{raw_uri}"
 
 
 class _FormValues:
@@ -51,17 +51,24 @@ class _FormValues:
         return self.form.getlist(name)
 
 
-def is_valid(req: Request, token: str, base: str) -> bool:
-    signature = req.headers.get("X-Twilio-Signature", "")
+def signed(url: str, form: Any, signature: str, token: str) -> bool:
+    """Whether `signature` is Twilio's for this URL and form (a MultiDict; None for a GET)."""
     if not signature or not token:
         return False
-    params: Any = _FormValues(req.form) if req.method == "POST" else {}
-    validator, url = RequestValidator(token), public_url(req, base)
+    params: Any = _FormValues(form) if form is not None else {}
+    validator = RequestValidator(token)
     # validate() always signs the URL twice (with and without a port); the exact URL Twilio
     # called matches first time for nearly every request, so try it alone before the full check.
     if "bodySHA256" not in url and compare(validator.compute_signature(url, params), signature):
         return True
     return validator.validate(url, params, signature)
+
+
+def is_valid(req: Request, token: str, base: str) -> bool:
+    signature = req.headers.get("X-Twilio-Signature", "")
+    if not signature or not token:
+        return False
+    return signed(public_url(req.environ, base), req.form if req.method == "POST" else None, signature, token)
 
 
 def twilio_signed(view: Callable) -> Callable:

@@ -1,4 +1,8 @@
-"""Voice webhooks: the call, its Gather actions, status callbacks and the fallback."""
+"""Voice webhooks: the call, its Gather actions, status callbacks and the fallback.
+
+The call and its Gather actions are answered by `answer_call`, from Flask's views here or, for
+nearly every request, in front of Flask (helpline.web.webhooks).
+"""
 from __future__ import annotations
 
 import functools
@@ -10,15 +14,29 @@ from werkzeug.exceptions import HTTPException
 
 from .. import conversations
 from ..db import db
+from ..service import Helpline
 from .signature import twilio_signed
 from .twiml import empty, safe_voice, voice_xml, xml
 
 bp = Blueprint("voice", __name__)
 log = logging.getLogger(__name__)
 
+CALL_PATH = "/voice"
+GATHER_PATH = "/voice/gather"
 
-def _helpline():
+
+def _helpline() -> Helpline:
     return current_app.extensions["helpline"]
+
+
+def safe_voice_answer(voice_name: str) -> str:
+    """After any failure: what the caller hears instead of Twilio's "application error"."""
+    log.exception("voice handler failed; answering with safe TwiML")
+    try:
+        db.session.rollback()
+    except Exception:  # the database may be the thing that failed
+        log.exception("rollback failed")
+    return str(safe_voice(voice_name))
 
 
 def never_application_error(view: Callable) -> Callable:
@@ -31,12 +49,7 @@ def never_application_error(view: Callable) -> Callable:
         except HTTPException:
             raise
         except Exception:
-            log.exception("voice handler failed; answering with safe TwiML")
-            try:
-                db.session.rollback()
-            except Exception:  # the database may be the thing that failed
-                log.exception("rollback failed")
-            return xml(safe_voice(current_app.config["VOICE_NAME"]))
+            return xml(safe_voice_answer(current_app.config["VOICE_NAME"]))
 
     return wrapped
 
@@ -48,22 +61,20 @@ def _float(value: str | None) -> float | None:
         return None
 
 
-def _step() -> int:
+def parse_step(value: str | None) -> int:
+    """The Gather's ?step=: which turn of the call this answers (0 when missing or garbled)."""
     try:
-        return max(int(request.args.get("step", "0")), 0)
+        return max(int(value or "0"), 0)
     except ValueError:
         return 0
 
 
-@bp.post("/voice")
+@bp.post(CALL_PATH)
 @twilio_signed
 @never_application_error
 def incoming_call():
     """Answer a call: the 999 warning first, then the main menu."""
-    return _turn(step=0)
-
-
-GATHER_PATH = "/voice/gather"
+    return xml(answer_call(_helpline(), request.form, 0, request.script_root))
 
 
 @bp.post(GATHER_PATH)
@@ -71,11 +82,11 @@ GATHER_PATH = "/voice/gather"
 @never_application_error
 def gather():
     """Take a key press, words or silence from a Gather."""
-    return _turn(step=_step())
+    return xml(answer_call(_helpline(), request.form, parse_step(request.args.get("step")), request.script_root))
 
 
-def _turn(step: int):
-    form = request.form
+def answer_call(hl: Helpline, form: Any, step: int, script_root: str) -> str:
+    """One turn of a call, as TwiML: the form Twilio posted, the turn's step, the app's URL prefix."""
     req = conversations.VoiceRequest(
         call_sid=form.get("CallSid", ""), caller=form.get("From"), step=step,
         digits=form.get("Digits") or None, speech=form.get("SpeechResult") or None,
@@ -83,12 +94,11 @@ def _turn(step: int):
     )
     if not req.call_sid:
         raise ValueError("a voice webhook without CallSid")
-    hl = _helpline()
     reply = conversations.voice_turn(hl, req, hl.now())
     step_next = (reply.get("ask") or {}).get("step", step + 1)
     # What url_for("voice.gather", step=...) builds, without a URL map lookup on every turn.
-    action = f"{request.script_root}{GATHER_PATH}?step={int(step_next)}"
-    return xml(voice_xml(reply, action, hl.voice_name))
+    action = f"{script_root}{GATHER_PATH}?step={int(step_next)}"
+    return voice_xml(reply, action, hl.voice_name)
 
 
 @bp.post("/voice/status")

@@ -1,14 +1,13 @@
 """JSON-lines logs: a request id on every line, and no number, text or speech from a caller in any of them."""
 from __future__ import annotations
 
-import io
 import json
 import logging
 
 import pytest
 
 from helpline import conversations, create_app
-from helpline.observability.logs import make_handler, redact_text
+from helpline.observability.logs import redact_text
 from support import Caller, Texter, walk
 
 NUMBER = "+447911123456"
@@ -17,24 +16,6 @@ BODY = "Deadlifted 140kg and now my left leg tingles"
 SPEECH = "sharp pain low down on the right side"
 SECRET_FORMS = [NUMBER, NUMBER[1:], "07911 123456", "07911123456", "7911123456", "0791165432", "07911654320",
                 BODY, "140kg and now", "left leg tingles", SPEECH, "low down on the right"]
-
-
-@pytest.fixture
-def log_lines(app):
-    """Everything logged while the test runs, through the same handler the app installs."""
-    stream = io.StringIO()
-    handler = make_handler(stream)
-    root, ours = logging.getLogger(), logging.getLogger("helpline")
-    levels = root.level, ours.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)  # Alembic's logging set-up (run by the fixture's upgrade) leaves WARN
-    ours.setLevel(logging.INFO)
-    try:
-        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(levels[0])
-        ours.setLevel(levels[1])
 
 
 def _leaks(lines: list[dict]) -> list[str]:
