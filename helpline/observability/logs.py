@@ -13,7 +13,6 @@ import sys
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import phonenumbers
@@ -155,21 +154,41 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+_NOT_EXTRA = _STANDARD | _OURS
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request id, then any extra fields."""
 
+    # (second, "YYYY-MM-DDTHH:MM:SS") of the last line: the date and time are formatted once a
+    # second, the milliseconds on every line (one tuple, replaced whole: safe between threads).
+    _second: tuple[int, str] = (-1, "")
+
+    def _time(self, record: logging.LogRecord) -> str:
+        # Rounded to the microsecond first, as datetime.fromtimestamp rounds it.
+        second = int(record.created)
+        micro = round((record.created - second) * 1e6)
+        if micro >= 1_000_000:
+            second, micro = second + 1, micro - 1_000_000
+        cached, text = self._second
+        if cached != second:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, text)
+        return f"{text}.{micro // 1000:03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": self._time(record),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
+        fields = record.__dict__
         for key in ("request_id", "route"):
-            if getattr(record, key, None):
-                entry[key] = getattr(record, key)
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and key not in _OURS and not key.startswith("_"):
+            if fields.get(key):
+                entry[key] = fields[key]
+        for key, value in fields.items():
+            if key not in _NOT_EXTRA and key[0] != "_":
                 entry[key] = value
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)

@@ -18,14 +18,12 @@ import time
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl
 
-import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" error handler used below)
 from flask import Flask
-from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import Forbidden, HTTPException, RequestEntityTooLarge
 
 from ..observability.logs import Webhook, current_webhook, log_request, request_id_for
 from ..observability.metrics import observe
-from .requests import FORM
+from .requests import FORM, Form, parse_form
 from .signature import log as signature_log
 from .signature import public_url, signed
 from .sms import SMS_PATH, SMS_SORRY, answer_text
@@ -114,16 +112,12 @@ def _active_app() -> Flask | None:
     return current_app._get_current_object() if has_app_context() else None
 
 
-def _read_form(environ: dict[str, Any], limit: int | None) -> ImmutableMultiDict:
-    """The urlencoded body as Werkzeug reads it (helpline.web.requests), within the size limit."""
+def _read_form(environ: dict[str, Any], limit: int | None) -> Form:
+    """The urlencoded body, as HelplineRequest reads it, within the size limit."""
     size = int(environ["CONTENT_LENGTH"])  # digits only: checked before
     if limit is not None and size > limit:
         raise RequestEntityTooLarge()
-    body = environ["wsgi.input"].read(size) if size else b""
-    try:
-        return ImmutableMultiDict(parse_qsl(body.decode(), keep_blank_values=True, errors="werkzeug.url_quote"))
-    except ValueError:  # not UTF-8 at all: an empty form, as Werkzeug gives
-        return ImmutableMultiDict()
+    return parse_form(environ["wsgi.input"], size)
 
 
 def _step_argument(query: str) -> str | None:

@@ -124,3 +124,18 @@ def test_request_ids_differ_between_requests_and_between_forked_workers():
     child = os.read(read, 64).decode()
     os.close(read), os.close(write)
     assert len(child) == 32 and child != _new_request_id()
+
+
+
+def test_each_line_is_stamped_with_its_utc_time_to_the_millisecond():
+    from datetime import datetime, timezone
+
+    from helpline.observability.logs import JsonFormatter
+
+    formatter = JsonFormatter()  # one formatter: the date and time it keeps must follow the clock
+    for created in [1795000000.0, 1795000000.25, 1795000000.9994, 1795000000.9999996, 1795000001.001,
+                    1795000000.5, 0.0, 1795086400.123]:
+        record = logging.LogRecord("helpline.test", logging.INFO, __file__, 1, "hello", None, None)
+        record.created = created
+        expected = datetime.fromtimestamp(created, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        assert json.loads(formatter.format(record))["time"] == expected

@@ -93,3 +93,16 @@ def test_the_app_uses_it(app):
     response = client.post("/sms", data=b"x" * (2 * 1024 * 1024), content_type=FORM,
                            headers={"X-Twilio-Signature": "anything"})
     assert response.status_code == 413
+
+
+def test_the_forms_get_answers_as_werkzeugs_does():
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    from helpline.web.requests import Form
+
+    items = [("Digits", "1"), ("Digits", "2"), ("Confidence", "0.5"), ("Empty", ""), ("Step", "x")]
+    ours, theirs = Form(items), ImmutableMultiDict(items)
+    for key, default, type_ in [("Digits", None, None), ("Missing", None, None), ("Missing", "d", None),
+                                ("Confidence", None, float), ("Step", 0, int), ("Missing", 7, int), ("Empty", "e", None)]:
+        assert ours.get(key, default, type_) == theirs.get(key, default, type_)
+    assert ours.getlist("Digits") == ["1", "2"] and ours.to_dict() == theirs.to_dict()
