@@ -80,13 +80,22 @@ class AlreadyAnswered(Exception):
 
 
 def _commit_once(key: str | None, work: Callable[[], Reply], own_connection: bool = True) -> Reply:
-    """Run a turn and commit it once; once more on a fresh connection if the database's was lost.
+    """Run a turn and commit it once; once more if it lost a race for a unique row, or on a fresh
+    connection if the database's was lost.
 
+    A race: two conversations escalating the same number at once (a number keyed in on a call,
+    texts from it meanwhile) both find no open callback for it, and the second INSERT breaks the
+    one-open-item-per-number index; done again, the turn finds the first one's item and raises it.
     Connections are not pinged before every use (db.ping_when_idle), so one the server dropped
-    since it was last used fails its turn. Nothing of that attempt was committed, or, if only
-    the COMMIT's answer was lost, the second attempt finds the request's key answered.
+    since it was last used fails its turn. Either way nothing of the first attempt was
+    committed, or, if only the COMMIT's answer was lost, the second attempt finds the request's
+    key answered.
     """
     try:
+        return _attempt(key, work, own_connection)
+    except IntegrityError:
+        log.warning("a turn lost a race for a unique row; trying the turn once more")
+        db.session.rollback()
         return _attempt(key, work, own_connection)
     except DBAPIError as error:
         if not error.connection_invalidated:
