@@ -188,7 +188,7 @@ class JsonFormatter(logging.Formatter):
             if fields.get(key):
                 entry[key] = fields[key]
         for key, value in fields.items():
-            if key not in _NOT_EXTRA and key[0] != "_":
+            if key not in _NOT_EXTRA and key[:1] != "_":
                 entry[key] = value
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)

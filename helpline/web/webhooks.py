@@ -18,7 +18,7 @@ import time
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from werkzeug.exceptions import Forbidden, HTTPException, RequestEntityTooLarge
 
 from ..observability.logs import Webhook, current_webhook, log_request, request_id_for
@@ -107,8 +107,6 @@ class Webhooks:
 
 
 def _active_app() -> Flask | None:
-    from flask import current_app, has_app_context
-
     return current_app._get_current_object() if has_app_context() else None
 
 
