@@ -40,26 +40,26 @@ class HelplineRequest(Request):
     def _load_form_data(self) -> None:
         if "form" in self.__dict__:
             return
-        environ = self.environ
-        length = environ.get("CONTENT_LENGTH")
-        if (self.shallow or not length or environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != FORM
-                or getattr(self, "_cached_data", None) is not None):
+        if self.shallow or getattr(self, "_cached_data", None) is not None or not is_plain_form(self.environ):
             return super()._load_form_data()
-        try:
-            size = int(length)
-        except ValueError:
-            return super()._load_form_data()
-        limit = self.max_content_length
-        if size < 0 or (limit is not None and size > limit):
-            raise RequestEntityTooLarge()
         d = self.__dict__
-        d["stream"], d["form"], d["files"] = BytesIO(b""), parse_form(environ["wsgi.input"], size), _NONE
+        d["stream"], d["form"], d["files"] = BytesIO(b""), read_form(self.environ, self.max_content_length), _NONE
 
 
-def parse_form(stream: Any, size: int) -> Form:
-    """`size` bytes of a urlencoded body, read as Werkzeug's parser reads them: blank values kept,
-    percent escapes of invalid UTF-8 kept as they were, a body that is not UTF-8 an empty form."""
-    body = stream.read(size) if size else b""
+def is_plain_form(environ: dict[str, Any]) -> bool:
+    """A urlencoded body with a length, as Twilio sends every webhook (read by read_form)."""
+    return (environ.get("CONTENT_LENGTH", "").isdigit()
+            and environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() == FORM)
+
+
+def read_form(environ: dict[str, Any], limit: int | None) -> Form:
+    """A plain form's body, read as Werkzeug's parser reads it: blank values kept, percent
+    escapes of invalid UTF-8 kept as they were, a body that is not UTF-8 an empty form. A body
+    over `limit` is refused (413) before it is read."""
+    size = int(environ["CONTENT_LENGTH"])
+    if limit is not None and size > limit:
+        raise RequestEntityTooLarge()
+    body = environ["wsgi.input"].read(size) if size else b""
     try:
         return Form(parse_qsl(body.decode(), keep_blank_values=True, errors="werkzeug.url_quote"))
     except ValueError:

@@ -19,11 +19,11 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl
 
 from flask import Flask, current_app, has_app_context
-from werkzeug.exceptions import Forbidden, HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import Forbidden, HTTPException
 
 from ..observability.logs import Webhook, current_webhook, log_request, request_id_for
 from ..observability.metrics import observe
-from .requests import FORM, Form, parse_form
+from .requests import is_plain_form, read_form
 from .signature import log as signature_log
 from .signature import public_url, signed
 from .sms import SMS_PATH, SMS_SORRY, answer_text
@@ -49,8 +49,7 @@ class Webhooks:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO")
         route = ROUTES.get(path) if environ.get("REQUEST_METHOD") == "POST" else None
-        if (route is None or not environ.get("CONTENT_LENGTH", "").isdigit()
-                or environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != FORM):
+        if route is None or not is_plain_form(environ):
             return self.flask_wsgi(environ, start_response)
         started = time.perf_counter()
         webhook = Webhook(request_id_for(environ), route)
@@ -84,7 +83,7 @@ class Webhooks:
     def _in_context(self, environ: dict[str, Any], path: str, webhook: Webhook) -> tuple[str, list, bytes]:
         config = self.app.config
         try:
-            webhook.form = _read_form(environ, config["MAX_CONTENT_LENGTH"])
+            webhook.form = read_form(environ, config["MAX_CONTENT_LENGTH"])
             if config["INSECURE_SKIP_SIGNATURES"]:
                 signature_log.warning("SIGNATURE CHECK DISABLED: accepting an unsigned webhook (development only)")
             elif not signed(public_url(environ, config["PUBLIC_BASE_URL"]), webhook.form,
@@ -108,14 +107,6 @@ class Webhooks:
 
 def _active_app() -> Flask | None:
     return current_app._get_current_object() if has_app_context() else None
-
-
-def _read_form(environ: dict[str, Any], limit: int | None) -> Form:
-    """The urlencoded body, as HelplineRequest reads it, within the size limit."""
-    size = int(environ["CONTENT_LENGTH"])  # digits only: checked before
-    if limit is not None and size > limit:
-        raise RequestEntityTooLarge()
-    return parse_form(environ["wsgi.input"], size)
 
 
 def _step_argument(query: str) -> str | None:
