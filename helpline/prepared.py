@@ -6,6 +6,9 @@ A Prepared statement keeps what matters from SQLAlchemy: the SQL it compiles for
 its type conversions both ways (JSON, dates, booleans). It runs on the session's connection, in
 the session's transaction, and its errors come back as SQLAlchemy's own exceptions, so that an
 IntegrityError is an IntegrityError whichever way a statement ran.
+
+A connection-like object may have an `about_to_write()` method: it is called before a statement
+that changes rows runs, so that whoever owns the transaction knows whether it wrote anything.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from typing import Any, Callable, Sequence
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.dml import UpdateBase
 
 Convert = Callable[[Any], Any] | None
 
@@ -59,7 +63,14 @@ class _Plan:
     binds: tuple[tuple[str, Convert], ...]  # in the order the SQL takes them
     fixed: dict[str, Any]  # values built into the statement (a literal "active", LIMIT 1)
     columns: tuple[Any, ...]  # what a SELECT or RETURNING gives back
+    writes: bool  # an INSERT, UPDATE or DELETE (also one inside a WITH)
     results: tuple[Convert, ...] | None = None  # known from the first result's description
+
+
+def _writes(compiled: Any) -> bool:
+    """Whether a compiled statement changes rows: an INSERT, UPDATE or DELETE, or one in a WITH."""
+    return bool(compiled.isinsert or compiled.isupdate or compiled.isdelete
+                or any(isinstance(getattr(cte, "element", None), UpdateBase) for cte in compiled.ctes or ()))
 
 
 class Prepared:
@@ -80,6 +91,7 @@ class Prepared:
                 binds=tuple((name, _bind_processor(compiled.binds[name].type, dialect)) for name in names),
                 fixed={name: bind.value for name, bind in compiled.binds.items() if bind.value is not None},
                 columns=tuple(getattr(self.statement, "exported_columns", ())),
+                writes=_writes(compiled),
             )
         return plan
 
@@ -93,6 +105,10 @@ class Prepared:
     def run(self, conn: Connection, params: dict[str, Any] | list[dict[str, Any]]):
         """Execute (a list of parameter sets: executemany); returns the DBAPI cursor."""
         plan = self._plan(conn.dialect)
+        if plan.writes:
+            about_to_write = getattr(conn, "about_to_write", None)
+            if about_to_write is not None:
+                about_to_write()
         dbapi = conn.dialect.loaded_dbapi
         cursor = conn.connection.cursor()
         try:

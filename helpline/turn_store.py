@@ -141,12 +141,17 @@ class NeedsSession(Exception):
     """A turn on its own connection reached for the ORM: it is rolled back and done in the session."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Own:
-    """What Prepared needs of a connection: its dialect and the DBAPI connection (a pool checkout)."""
+    """What Prepared needs of a connection: its dialect and the DBAPI connection (a pool checkout);
+    and whether the turn has written anything on it yet."""
 
     dialect: Dialect
     connection: Any
+    wrote: bool = False
+
+    def about_to_write(self) -> None:
+        self.wrote = True
 
 
 _own: ContextVar[_Own | None] = ContextVar("helpline_turn_connection", default=None)
@@ -176,7 +181,8 @@ def own_transaction() -> Iterator[None]:
     """Run the block on a pool connection of its own and commit it; roll back on any exception."""
     engine = db.engine
     pooled = engine.raw_connection()
-    token = _own.set(_Own(engine.dialect, pooled))
+    own = _Own(engine.dialect, pooled)
+    token = _own.set(own)
     try:
         yield
         # ORM work the listener could not see yet (objects added, no SQL). A turn that never
@@ -200,7 +206,12 @@ def own_transaction() -> Iterator[None]:
             error.connection_invalidated = True
             raise
         try:
-            pooled.rollback()
+            if isinstance(error, NeedsSession) and not own.wrote:
+                # Nothing written: COMMIT ends the transaction as ROLLBACK would (a text's row lock
+                # too), and psycopg forgets every statement it prepared on a connection at a ROLLBACK.
+                pooled.commit()
+            else:
+                pooled.rollback()
         except Exception:  # the connection itself failed: the pool must not hand it out again
             pooled.invalidate()
         raise

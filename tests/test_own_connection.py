@@ -125,3 +125,75 @@ def test_an_error_on_its_own_connection_rolls_the_turn_back(app):
         turn_store.save(record)
     db.session.rollback()
     assert _count(Conversation) == 1
+
+
+class _Ends:
+    """Wraps the pool's raw connections and records how each of the turn's transactions ended."""
+
+    def __init__(self, monkeypatch):
+        self.ends: list[str] = []
+        engine = db.engine
+        take = engine.raw_connection
+        ends = self.ends
+
+        class Recording:
+            def __init__(self, pooled):
+                self._pooled = pooled
+
+            def __getattr__(self, name):
+                return getattr(self._pooled, name)
+
+            def commit(self):
+                ends.append("commit")
+                self._pooled.commit()
+
+            def rollback(self):
+                ends.append("rollback")
+                self._pooled.rollback()
+
+        monkeypatch.setattr(engine, "raw_connection", lambda: Recording(take()))
+
+
+def test_a_turn_that_reads_and_then_needs_the_session_ends_with_commit_not_rollback(app, monkeypatch):
+    # psycopg forgets every statement it prepared on a connection at a ROLLBACK (it cannot know
+    # what the rolled-back work dropped), so each escalation cost every later turn its prepared
+    # statements. A transaction that only read ends the same either way.
+    db.session.commit()
+    ends = _Ends(monkeypatch).ends
+    with pytest.raises(turn_store.NeedsSession):
+        with turn_store.own_transaction():
+            turn_store.load_text("sms:SM1", "+447911123456", "sms")
+            turn_store.need_session()
+    assert ends == ["commit"]
+
+
+def test_a_turn_that_wrote_and_then_needs_the_session_is_rolled_back(app, monkeypatch):
+    db.session.commit()
+    ends = _Ends(monkeypatch).ends
+    with pytest.raises(turn_store.NeedsSession):
+        with turn_store.own_transaction():
+            turn_store.save(_texters_record())
+            turn_store.need_session()
+    assert ends == ["rollback"]
+    db.session.rollback()
+    assert _count(Conversation) == 0
+
+
+def test_an_escalation_keeps_the_statements_postgresql_prepared(twilio):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("psycopg's prepared statements: PostgreSQL only")
+    db.session.commit()
+    texter = Texter(twilio)
+    for _ in range(15):  # psycopg prepares a statement the sixth time it runs on a connection
+        texter.send("hello")  # (the pool hands its connections out in turn)
+    prepared = {id(c.dbapi_connection): len(c.dbapi_connection._prepared._names)
+                for c in _pooled(db.engine)}
+    assert any(prepared.values())
+    assert "999" in texter.send("I want to end my life")  # stopped on its own connection, done in the session
+    after = {id(c.dbapi_connection): len(c.dbapi_connection._prepared._names) for c in _pooled(db.engine)}
+    assert all(after.get(key, 0) >= count for key, count in prepared.items())
+
+
+def _pooled(engine):
+    """The DBAPI connections resting in the pool."""
+    return list(engine.pool._pool.queue)

@@ -79,3 +79,35 @@ def test_dates_are_converted_once_per_moment_and_each_moment_gets_its_own_text(a
     texts = [first(WHEN), second(WHEN), first(later), second(later), first(WHEN), first(None)]
     assert texts == [real(v) for v in (WHEN, WHEN, later, later, WHEN, None)]
     assert calls == [WHEN, later, WHEN, None]  # converted again only when the moment changed
+
+
+class _Watching:
+    """A connection-like object that counts the writes Prepared announces before running them."""
+
+    def __init__(self, conn):
+        self.dialect, self.connection, self.writes = conn.dialect, conn.connection, 0
+
+    def about_to_write(self) -> None:
+        self.writes += 1
+
+
+def test_a_statement_that_changes_rows_is_announced_before_it_runs(app):
+    from sqlalchemy import func
+
+    watching = _Watching(db.session.connection())
+    BY_KEY.first(watching, {"key": "a"})
+    assert watching.writes == 0
+    INSERT.execute(watching, _row("a"))
+    assert watching.writes == 1
+    update = T.update().where(T.c.dedupe_key == bindparam("key")).values(said=bindparam("said"))
+    Prepared(update).execute(watching, {"key": "a", "said": "x"})
+    assert watching.writes == 2
+    if db.engine.dialect.name == "postgresql":  # a data-modifying WITH in a SELECT
+        changed = update.returning(T.c.id).cte("changed")
+        Prepared(select(func.count()).select_from(changed)).first(watching, {"key": "a", "said": "y"})
+        assert watching.writes == 3
+    before = watching.writes
+    with pytest.raises(IntegrityError):  # announced before it runs, so a failed write counts too
+        INSERT.execute(watching, _row("a", channel=None))
+    assert watching.writes == before + 1
+    db.session.rollback()
