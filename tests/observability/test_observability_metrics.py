@@ -198,3 +198,16 @@ def test_gunicorn_start_empties_the_multiprocess_directory(tmp_path, monkeypatch
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
     gunicorn_conf.on_starting(server=None)
     assert directory.is_dir() and list(directory.iterdir()) == []
+
+
+def test_a_gunicorn_worker_freezes_what_it_built_out_of_the_collectors_sight():
+    import gc
+
+    from helpline.observability import gunicorn_conf
+
+    assert gc.get_freeze_count() == 0
+    try:
+        gunicorn_conf.post_worker_init(worker=None)
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
