@@ -9,7 +9,7 @@ where a timing cannot. A child process runs under callgrind with counting switch
 up, switches counting on for a fixed number of whole signed turns (prebuilt WSGI requests, as
 in the `turns` suite), and off again. It counts the help line's own process only: not the
 PostgreSQL server, not the kernel's side of a system call. On PostgreSQL the child also counts
-the turn's round trips to the server (each time psycopg waits for an answer).
+the turn's round trips to the server (each exchange psycopg has with it).
 
 Needs valgrind (Debian package `valgrind`); the suite says so and is skipped without it.
 """
@@ -82,17 +82,21 @@ def _child(url: str, turns: int, result_file: Path) -> None:
         b"".join(app.wsgi_app(_environ(p, body, signature), start_response))
     round_trips = None
     if not url.startswith("sqlite"):
-        import psycopg
+        # Each exchange with the server goes through psycopg's `execute` generator (it sends what
+        # is queued and reads the answers): the cursor's for statements, the connection's for
+        # BEGIN, COMMIT and ROLLBACK. (Connection.wait also runs steps that never reach the server.)
+        import psycopg._cursor_base
+        import psycopg.generators
 
         round_trips = 0
-        wait = psycopg.Connection.wait
+        execute = psycopg.generators.execute
 
-        def counted(self, *args, **kwargs):
+        def counted(pgconn):
             nonlocal round_trips
             round_trips += 1
-            return wait(self, *args, **kwargs)
+            return execute(pgconn)
 
-        psycopg.Connection.wait = counted
+        psycopg.generators.execute = psycopg._cursor_base.execute = counted
     toggle = ["callgrind_control", "-i"]
     subprocess.run([*toggle, "on", str(os.getpid())], stdout=subprocess.DEVNULL, check=True)
     for p, body, signature in prepared[warm:]:

@@ -79,7 +79,8 @@ class AlreadyAnswered(Exception):
         self.reply = reply
 
 
-def _commit_once(key: str | None, work: Callable[[], Reply], own_connection: bool = True) -> Reply:
+def _commit_once(key: str | None, work: Callable[[], Reply], own_connection: bool = True,
+                 read_first: bool = False) -> Reply:
     """Run a turn and commit it once; once more if it lost a race for a unique row, or on a fresh
     connection if the database's was lost.
 
@@ -89,23 +90,23 @@ def _commit_once(key: str | None, work: Callable[[], Reply], own_connection: boo
     Connections are not pinged before every use (db.ping_when_idle), so one the server dropped
     since it was last used fails its turn. Either way nothing of the first attempt was
     committed, or, if only the COMMIT's answer was lost, the second attempt finds the request's
-    key answered.
+    key answered. `read_first`: see turn_store.own_transaction.
     """
     try:
-        return _attempt(key, work, own_connection)
+        return _attempt(key, work, own_connection, read_first)
     except IntegrityError:
         log.warning("a turn lost a race for a unique row; trying the turn once more")
         db.session.rollback()
-        return _attempt(key, work, own_connection)
+        return _attempt(key, work, own_connection, read_first)
     except DBAPIError as error:
         if not error.connection_invalidated:
             raise
         log.warning("the database connection was lost during a turn; trying the turn once more")
         db.session.rollback()
-        return _attempt(key, work, own_connection)
+        return _attempt(key, work, own_connection, read_first)
 
 
-def _attempt(key: str | None, work: Callable[[], Reply], own_connection: bool) -> Reply:
+def _attempt(key: str | None, work: Callable[[], Reply], own_connection: bool, read_first: bool = False) -> Reply:
     """Run a turn and commit it once.
 
     `work` raises AlreadyAnswered when its first read finds the request's key answered; a retry
@@ -118,7 +119,7 @@ def _attempt(key: str | None, work: Callable[[], Reply], own_connection: bool) -
     # the ORM would not begin again, so the guard that stops an own-connection turn would not see it.
     if own_connection and not (db.session.registry.has() and db.session().in_transaction()):
         try:
-            with turn_store.own_transaction():
+            with turn_store.own_transaction(read_first=read_first):
                 return work()
         except turn_store.NeedsSession:
             db.session.rollback()  # whatever the ORM began is dropped
@@ -209,7 +210,9 @@ def _voice_input(hl: Helpline, req: VoiceRequest) -> engine.Input:
 def voice_turn(hl: Helpline, req: VoiceRequest, now: datetime) -> Reply:
     """Answer one voice webhook: the first request of a call (step 0) or a Gather's action."""
     key = f"voice:{req.call_sid}:{req.step}"
-    return _commit_once(key, lambda: _voice_turn(hl, req, key, now))
+    # A call's turn needs no lock from its read (turn_store.own_transaction): on PostgreSQL most
+    # are two round trips.
+    return _commit_once(key, lambda: _voice_turn(hl, req, key, now), read_first=True)
 
 
 def _voice_turn(hl: Helpline, req: VoiceRequest, key: str, now: datetime) -> Reply:

@@ -141,17 +141,35 @@ class NeedsSession(Exception):
     """A turn on its own connection reached for the ORM: it is rolled back and done in the session."""
 
 
+class WroteAfterItsLastWrite(RuntimeError):
+    """A turn whose one write was committed on its own tried to write again: a bug in the turn."""
+
+
 @dataclass
 class _Own:
     """What Prepared needs of a connection: its dialect and the DBAPI connection (a pool checkout);
-    and whether the turn has written anything on it yet."""
+    whether the turn has written anything on it yet; and, for a turn that reads outside a
+    transaction (own_transaction(read_first=True)), whether it still does."""
 
     dialect: Dialect
     connection: Any
     wrote: bool = False
+    autocommit: bool = False  # each statement commits itself
+    whole_write: bool = False  # the next write is all the turn writes (turn_store.log)
+    sealed: bool = False  # that write ran and committed itself: nothing may follow it
 
     def about_to_write(self) -> None:
+        if self.sealed:
+            raise WroteAfterItsLastWrite("a turn wrote again after the write that committed it")
         self.wrote = True
+        whole, self.whole_write = self.whole_write, False
+        if not self.autocommit:
+            return
+        if whole:
+            self.sealed = True  # one statement: atomic on its own, committed as it runs
+        else:  # more than one write to come: they need a transaction, which begins here
+            self.connection.dbapi_connection.autocommit = False
+            self.autocommit = False
 
 
 _own: ContextVar[_Own | None] = ContextVar("helpline_turn_connection", default=None)
@@ -177,11 +195,23 @@ def _session_begun(session, transaction, conn) -> None:
 
 
 @contextmanager
-def own_transaction() -> Iterator[None]:
-    """Run the block on a pool connection of its own and commit it; roll back on any exception."""
+def own_transaction(read_first: bool = False) -> Iterator[None]:
+    """Run the block on a pool connection of its own and commit it; roll back on any exception.
+
+    `read_first`: the block begins with a read that needs no transaction, and then most often
+    writes with one statement (turn_store.log). On PostgreSQL that read runs outside a
+    transaction and that write commits itself: two round trips instead of BEGIN, read, write,
+    COMMIT. A block that writes more than once has its writes in a transaction, begun at the
+    first of them. (SQLite's driver already reads outside a transaction and begins one at the
+    first write.) Only for work that needs no lock from its read, such as a call's turn: Twilio
+    sends the requests of one call one after another, a retry meets the request's unique key, and
+    read committed gives each statement a fresh view whether or not a transaction is open.
+    """
     engine = db.engine
     pooled = engine.raw_connection()
     own = _Own(engine.dialect, pooled)
+    if read_first and engine.dialect.name == "postgresql":
+        pooled.dbapi_connection.autocommit = own.autocommit = True
     token = _own.set(own)
     try:
         yield
@@ -217,6 +247,11 @@ def own_transaction() -> Iterator[None]:
         raise
     finally:
         _own.reset(token)
+        if own.autocommit and pooled.dbapi_connection is not None:
+            try:  # the pool's connections begin transactions, as SQLAlchemy expects of them
+                pooled.dbapi_connection.autocommit = False
+            except Exception:
+                pooled.invalidate()
         pooled.close()  # back to the pool
 
 
@@ -320,6 +355,8 @@ def log(rows: list[dict[str, Any]], update: ConversationRecord | None = None) ->
     if update is not None and conn.dialect.name == "postgresql":
         plain = _plain(update)
         changed = _changed(update, plain)
+        if isinstance(conn, _Own):
+            conn.whole_write = True  # the turn's last write: it may commit itself
         _update_and_log(changed, len(rows)).execute(conn, _log_values(rows, _update_values(update, changed)))
         update.stored = plain
         return

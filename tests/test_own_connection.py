@@ -5,6 +5,7 @@ import threading
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from helpline import turn_store
@@ -197,3 +198,97 @@ def test_an_escalation_keeps_the_statements_postgresql_prepared(twilio):
 def _pooled(engine):
     """The DBAPI connections resting in the pool."""
     return list(engine.pool._pool.queue)
+
+
+# --- A call's turn reads outside a transaction (own_transaction(read_first=True)) -------------
+
+def _calls_record(call_sid: str = "CA" + "1" * 32) -> turn_store.ConversationRecord:
+    return turn_store.ConversationRecord.new(
+        channel="voice", caller="+447911123456", caller_raw="+447911123456", call_sid=call_sid,
+        flow_id="back_pain", flow_version="1", now=OPEN_TIME)
+
+
+def _log_row(record, key: str) -> list[dict]:
+    return [{"conversation_id": record.id, "channel": "voice", "direction": "in", "kind": "turn",
+             "dedupe_key": key, "reply": {}, "created_at": OPEN_TIME}]
+
+
+def _round_trips(monkeypatch) -> list[int]:
+    """Counts psycopg's exchanges with the server: each sends what is queued and reads the answers."""
+    import psycopg._cursor_base
+    import psycopg.generators
+
+    counted = [0]
+    execute = psycopg.generators.execute
+
+    def counting(pgconn):
+        counted[0] += 1
+        return execute(pgconn)
+
+    monkeypatch.setattr(psycopg.generators, "execute", counting)  # BEGIN, COMMIT, ROLLBACK
+    monkeypatch.setattr(psycopg._cursor_base, "execute", counting)  # statements
+    return counted
+
+
+def _autocommit(pooled) -> bool:
+    return getattr(pooled.dbapi_connection, "autocommit", False) is True  # psycopg's; sqlite3 has none here
+
+
+def test_a_gather_on_postgresql_is_two_round_trips_and_leaves_the_pool_as_it_found_it(twilio, monkeypatch):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("round trips to a database server: PostgreSQL only")
+    db.session.commit()
+    caller = Caller(twilio)
+    caller.call()
+    caller.press("1")  # every statement of the turn prepared on the connection it will use
+    counted = _round_trips(monkeypatch)
+    caller.press("2")
+    assert counted[0] == 2  # the read, then the write that commits itself: no BEGIN, no COMMIT
+    assert not any(_autocommit(c) for c in _pooled(db.engine))
+    db.session.rollback()
+    assert _count(Interaction, Interaction.external_id == caller.call_sid, Interaction.direction == "in") == 3
+
+
+def test_a_turn_that_writes_twice_after_reading_first_is_all_or_nothing(app):
+    db.session.commit()
+    record = _calls_record()
+    with pytest.raises(RuntimeError):
+        with turn_store.own_transaction(read_first=True):
+            turn_store.load_call(record.call_sid, "voice:x:0")
+            turn_store.save(record)  # a new conversation: its INSERT and the log rows' are two writes
+            turn_store.log(_log_row(record, "voice:x:0"))
+            raise RuntimeError("the turn failed after both writes")
+    db.session.rollback()
+    assert _count(Conversation) == 0 and _count(Interaction) == 0
+
+
+def test_a_whole_write_that_fails_leaves_nothing_and_the_retry_is_answered_once(app):
+    db.session.commit()
+    record = _calls_record()
+    with turn_store.own_transaction():
+        turn_store.save(record)
+        turn_store.log(_log_row(record, "voice:x:1"))
+    with pytest.raises(IntegrityError):  # the same request again: its key is taken
+        with turn_store.own_transaction(read_first=True):
+            _, again = turn_store.load_call(record.call_sid, "voice:x:2")
+            again.answers = {"q": "changed"}
+            turn_store.log(_log_row(again, "voice:x:1"), update=again)
+    db.session.rollback()
+    assert db.session.get(Conversation, record.id).answers == {}  # the UPDATE went with the failed INSERT
+    assert _count(Interaction) == 1
+    assert not any(_autocommit(c) for c in _pooled(db.engine))
+
+
+def test_nothing_may_be_written_after_the_write_that_committed_itself(app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL commits a turn's write as it runs")
+    db.session.commit()
+    record = _calls_record()
+    with turn_store.own_transaction():
+        turn_store.save(record)
+    with pytest.raises(turn_store.WroteAfterItsLastWrite):
+        with turn_store.own_transaction(read_first=True):
+            _, again = turn_store.load_call(record.call_sid, "voice:y:1")
+            turn_store.log(_log_row(again, "voice:y:1"), update=again)
+            turn_store.save(again)
+    assert not any(_autocommit(c) for c in _pooled(db.engine))
