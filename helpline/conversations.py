@@ -390,7 +390,9 @@ def _keyword(body: str) -> str | None:
 def sms_turn(hl: Helpline, req: SmsRequest, now: datetime) -> Reply:
     """Answer one incoming text (or WhatsApp message)."""
     key = f"sms:{req.message_sid}" if req.message_sid else (f"idem:{req.idempotency_token}" if req.idempotency_token else None)
-    return _commit_once(key, lambda: _sms_turn(hl, req, key, now))
+    # Read outside a transaction on PostgreSQL; the write checks that the conversation is still
+    # as read, and a text that raced another is done again with the row locked (turn_store).
+    return _commit_once(key, lambda: _sms_turn(hl, req, key, now), read_first=True)
 
 
 def _text(text: str) -> Reply:

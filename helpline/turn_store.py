@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterator
 
-from sqlalchemy import bindparam, event, select, true
+from sqlalchemy import Text, bindparam, cast, event, literal_column, select, true, union_all
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -58,6 +58,9 @@ class ConversationRecord:
     ended_at: datetime | None
     # The plain columns as last read or written: an UPDATE sets only those that changed since.
     stored: tuple | None = field(default=None, repr=False, compare=False)
+    # The row's version as read without a lock (PostgreSQL's xmin, which every UPDATE changes):
+    # the UPDATE that writes the record back applies only if the row is still that version.
+    version: str | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def new(cls, *, channel: str, caller: str | None, caller_raw: str | None, call_sid: str | None,
@@ -100,6 +103,15 @@ _OPTED_OUT = select(OPT_OUT.c.opted_out).where(OPT_OUT.c.phone == bindparam("pho
 # the texter's conversation (if any), in one statement: one round trip on a database server.
 _KEYS = select(_REPLAY.label("replay"), _OPTED_OUT.scalar_subquery().label("opted_out")).subquery("keys")
 _TEXT = Prepared(select(*_TEXTER.c, _KEYS.c.replay, _KEYS.c.opted_out).select_from(_KEYS.outerjoin(_TEXTER, true())))
+# PostgreSQL, a text read outside a transaction (own_transaction(read_first=True)): no lock, and
+# the row's version, which the write checks instead.
+_XMIN = cast(literal_column("conversation.xmin"), Text)
+_TEXTER_VERSIONED = (select(CONVERSATION, _XMIN.label("version"))
+                     .where(CONVERSATION.c.caller == bindparam("caller"), CONVERSATION.c.channel == bindparam("channel"),
+                            CONVERSATION.c.status == "active")
+                     .order_by(CONVERSATION.c.id.desc()).limit(1).subquery("texter"))
+_TEXT_VERSIONED = Prepared(select(*_TEXTER_VERSIONED.c, _KEYS.c.replay, _KEYS.c.opted_out)
+                           .select_from(_KEYS.outerjoin(_TEXTER_VERSIONED, true())))
 _ONLY_REPLAY = Prepared(select(_REPLAY.label("replay")))
 _WRITTEN = [name for name in COLUMNS if name != "id"]
 _INSERT = Prepared(CONVERSATION.insert().returning(CONVERSATION.c.id), _WRITTEN)
@@ -116,6 +128,22 @@ def _update(changed: tuple[str, ...]) -> Prepared:
     statement = _UPDATES.get(changed)
     if statement is None:
         statement = _UPDATES[changed] = Prepared(_update_clause(changed))
+    return statement
+
+
+def _checked_update_clause(changed: tuple[str, ...]):
+    """The UPDATE, applied only to the version of the row that was read; RETURNING its id."""
+    return (_update_clause(changed).where(_XMIN == bindparam("version", type_=Text))
+            .returning(CONVERSATION.c.id))
+
+
+_CHECKED_UPDATES: dict[tuple[str, ...], Prepared] = {}
+
+
+def _checked_update(changed: tuple[str, ...]) -> Prepared:
+    statement = _CHECKED_UPDATES.get(changed)
+    if statement is None:
+        statement = _CHECKED_UPDATES[changed] = Prepared(_checked_update_clause(changed))
     return statement
 
 
@@ -139,6 +167,11 @@ def _log_statement(rows: int) -> Prepared:
 
 class NeedsSession(Exception):
     """A turn on its own connection reached for the ORM: it is rolled back and done in the session."""
+
+
+class Raced(NeedsSession):
+    """The conversation changed between a turn's unlocked read and its write: the write did
+    nothing, and the turn is done again in the session, whose read locks the row."""
 
 
 class WroteAfterItsLastWrite(RuntimeError):
@@ -203,9 +236,14 @@ def own_transaction(read_first: bool = False) -> Iterator[None]:
     transaction and that write commits itself: two round trips instead of BEGIN, read, write,
     COMMIT. A block that writes more than once has its writes in a transaction, begun at the
     first of them. (SQLite's driver already reads outside a transaction and begins one at the
-    first write.) Only for work that needs no lock from its read, such as a call's turn: Twilio
-    sends the requests of one call one after another, a retry meets the request's unique key, and
-    read committed gives each statement a fresh view whether or not a transaction is open.
+    first write.)
+
+    A call's turn needs no lock from its read: Twilio sends the requests of one call one after
+    another, a retry meets the request's unique key, and read committed gives each statement a
+    fresh view whether or not a transaction is open. A text's does (two quick texts from one
+    number): read this way, its conversation carries its row version, every UPDATE of it applies
+    only to that version, and one that finds the row changed writes nothing and raises Raced, so
+    that the turn is done again in the session, whose read locks the row.
     """
     engine = db.engine
     pooled = engine.raw_connection()
@@ -286,13 +324,21 @@ def load_text(key: str | None, phone: str | None, channel: str) -> tuple[dict[st
     """(the stored answer to this message if any, whether the number opted out, the number's
     active conversation on this channel if any): one statement.
 
-    On PostgreSQL the conversation stays locked until the turn commits, so two quick texts from
-    one number take turns.
+    On PostgreSQL, in a transaction, the conversation stays locked until the turn commits, so two
+    quick texts from one number take turns; read outside one (own_transaction(read_first=True)),
+    it carries its row version instead, which the turn's write checks.
     """
-    row = _TEXT.first(connection(), {"key": key, "phone": phone, "caller": phone, "channel": channel})
-    replayed, opted_out = row[-2], bool(row[-1])
-    record = _record_from(row) if row[0] is not None else None
-    return replayed, opted_out, record
+    conn = connection()
+    params = {"key": key, "phone": phone, "caller": phone, "channel": channel}
+    if isinstance(conn, _Own) and conn.autocommit:  # read outside a transaction: no lock, a version
+        row = _TEXT_VERSIONED.first(conn, params)
+        record = _record_from(row) if row[0] is not None else None
+        if record is not None:
+            record.version = row[len(COLUMNS)]
+    else:
+        row = _TEXT.first(conn, params)
+        record = _record_from(row) if row[0] is not None else None
+    return row[-2], bool(row[-1]), record
 
 
 def _changed(record: ConversationRecord, plain: tuple) -> tuple[str, ...]:
@@ -314,6 +360,11 @@ def save(record: ConversationRecord) -> None:
     if record.id is None:
         values = {name: getattr(record, name) for name in _WRITTEN}
         record.id = _INSERT.first(conn, values)[0]
+    elif record.version is not None:
+        changed = _changed(record, plain)
+        if _checked_update(changed).first(conn, {**_update_values(record, changed), "version": record.version}) is None:
+            raise Raced()
+        record.version = None  # the UPDATE holds the row until the turn commits
     else:
         changed = _changed(record, plain)
         _update(changed).execute(conn, _update_values(record, changed))
@@ -341,6 +392,25 @@ def _update_and_log(changed: tuple[str, ...], rows: int) -> Prepared:
     return statement
 
 
+_CHECKED_UPDATE_AND_LOG: dict[tuple[tuple[str, ...], int], Prepared] = {}
+
+
+def _checked_update_and_log(changed: tuple[str, ...], rows: int) -> Prepared:
+    """The UPDATE applied only to the version read, and the log rows inserted only if it was: one
+    row of each comes from the UPDATE's RETURNING, so a stale version inserts nothing either."""
+    statement = _CHECKED_UPDATE_AND_LOG.get((changed, rows))
+    if statement is None:
+        update = _checked_update_clause(changed).cte("turn_update")
+        columns = [column for column in INTERACTION.columns if column.name != "id"]
+        each = [select(*[cast(bindparam(f"{column.name}_{i}", type_=column.type), column.type) for column in columns])
+                .select_from(update) for i in range(rows)]
+        insert = (INTERACTION.insert()
+                  .from_select([column.name for column in columns], each[0] if rows == 1 else union_all(*each))
+                  .returning(INTERACTION.c.id))
+        statement = _CHECKED_UPDATE_AND_LOG[(changed, rows)] = Prepared(insert)
+    return statement
+
+
 def log(rows: list[dict[str, Any]], update: ConversationRecord | None = None) -> None:
     """Insert log rows (interaction); each names only the columns it sets.
 
@@ -352,12 +422,18 @@ def log(rows: list[dict[str, Any]], update: ConversationRecord | None = None) ->
             save(update)
         return
     conn = connection()
+    if isinstance(conn, _Own):
+        conn.whole_write = conn.dialect.name == "postgresql"  # one statement, the turn's last write: it may commit itself
     if update is not None and conn.dialect.name == "postgresql":
         plain = _plain(update)
         changed = _changed(update, plain)
-        if isinstance(conn, _Own):
-            conn.whole_write = True  # the turn's last write: it may commit itself
-        _update_and_log(changed, len(rows)).execute(conn, _log_values(rows, _update_values(update, changed)))
+        values = _log_values(rows, _update_values(update, changed))
+        if update.version is not None:
+            if _checked_update_and_log(changed, len(rows)).first(conn, {**values, "version": update.version}) is None:
+                raise Raced()
+            update.version = None
+        else:
+            _update_and_log(changed, len(rows)).execute(conn, values)
         update.stored = plain
         return
     if update is not None:

@@ -292,3 +292,59 @@ def test_nothing_may_be_written_after_the_write_that_committed_itself(app):
             turn_store.log(_log_row(again, "voice:y:1"), update=again)
             turn_store.save(again)
     assert not any(_autocommit(c) for c in _pooled(db.engine))
+
+
+def test_a_text_on_postgresql_is_two_round_trips(twilio, monkeypatch):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("round trips to a database server: PostgreSQL only")
+    db.session.commit()
+    texter = Texter(twilio)
+    for _ in range(12):  # every statement prepared on both of the pool's connections
+        texter.send("hello")
+    counted = _round_trips(monkeypatch)
+    texter.send("hello")
+    assert counted[0] == 2  # the read without a lock, then the checked write that commits itself
+
+
+def test_a_text_whose_conversation_changed_after_its_read_is_done_again_on_the_new_state(twilio, monkeypatch, session_commits):
+    # Two quick texts from one number: the other's turn commits between this one's read and its
+    # write. The write finds the row no longer as read and changes nothing; the turn is done
+    # again in the session, whose read locks the row, and builds on what the other wrote.
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a read outside a transaction: PostgreSQL only (SQLite has one writer at a time)")
+    from sqlalchemy import bindparam, create_engine, text
+
+    texter = Texter(twilio)
+    texter.send("hello")
+    db.session.commit()
+    conversation = db.session.scalars(select(Conversation)).one()
+    conversation_id, state = conversation.id, dict(conversation.state)
+    steps_before = state["steps"]
+    db.session.commit()
+    session_commits.clear()
+
+    other = create_engine(db.engine.url)
+    load_text = turn_store.load_text
+    reads: list[bool] = []
+
+    def read_then_the_other_commits(*args, **kwargs):
+        found = load_text(*args, **kwargs)
+        reads.append(found[2] is not None and found[2].version is not None)
+        if len(reads) == 1:
+            with other.begin() as conn:
+                conn.execute(text("UPDATE conversation SET state = :state WHERE id = :id").bindparams(
+                    bindparam("state", type_=Conversation.__table__.c.state.type)),
+                    {"state": {**state, "steps": steps_before + 5}, "id": conversation_id})
+        return found
+
+    monkeypatch.setattr(turn_store, "load_text", read_then_the_other_commits)
+    try:
+        reply = texter.send("1")
+    finally:
+        other.dispose()
+    assert reply
+    assert reads == [True, False]  # read without a lock, then again in the session, locked
+    assert len(session_commits) == 1
+    db.session.expire_all()
+    assert db.session.get(Conversation, conversation_id).state["steps"] == steps_before + 6
+    assert _count(Interaction, Interaction.direction == "in") == 2  # the second text logged once

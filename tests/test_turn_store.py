@@ -26,8 +26,8 @@ def _record(**changes) -> ConversationRecord:
 def test_the_record_has_exactly_the_models_columns_in_the_tables_order():
     # Rows become records by position: a column added to the model must be added here too.
     assert turn_store.COLUMNS == tuple(c.name for c in Conversation.__table__.columns)
-    assert tuple(ConversationRecord.__dataclass_fields__)[:-1] == turn_store.COLUMNS
-    assert tuple(ConversationRecord.__dataclass_fields__)[-1] == "stored"  # bookkeeping, not a column
+    assert tuple(ConversationRecord.__dataclass_fields__)[:-2] == turn_store.COLUMNS
+    assert tuple(ConversationRecord.__dataclass_fields__)[-2:] == ("stored", "version")  # bookkeeping, not columns
 
 
 def test_an_update_names_only_the_columns_a_turn_always_writes_and_those_that_changed(app):
