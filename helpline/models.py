@@ -39,8 +39,9 @@ class Conversation(db.Model):
     ended_at: Mapped[Optional[datetime]]
 
     __table_args__ = (
-        # Serves lookups by caller alone too.
-        Index("ix_conversation_caller_channel_status", "caller", "channel", "status"),
+        # A texter's newest active conversation in one backward step, no sort (migration 0007);
+        # serves lookups by caller alone too.
+        Index("ix_conversation_caller_channel_status_id", "caller", "channel", "status", "id"),
         # Not (status, updated_at): every turn would move that entry (migration 0006).
         Index("ix_conversation_status", "status"),
     )

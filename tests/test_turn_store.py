@@ -1,6 +1,7 @@
 """The turn's own reads and writes (helpline.turn_store): the same rows the ORM model describes."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -179,3 +180,44 @@ def test_a_turns_update_and_its_log_rows_are_written_together_or_not_at_all(app)
     db.session.expire_all()
     assert db.session.get(Conversation, record.id).state == {"node": "d1_saddle", "steps": 2}
     assert db.session.scalar(select(db.func.count()).select_from(Interaction)) == 2
+
+
+def _plan(statement) -> str:
+    """The database's plan for a turn's prepared statement; on PostgreSQL the generic plan that a
+    prepared statement keeps, whatever the parameters."""
+    conn = db.session.connection()
+    plan = statement._plan(conn.dialect)
+    cursor = conn.connection.cursor()
+    if conn.dialect.name == "sqlite":
+        values = statement._parameters(plan, {"key": "sms:x", "phone": "+447700900001", "caller": "+447700900001",
+                                               "channel": "sms"})
+        cursor.execute("EXPLAIN QUERY PLAN " + plan.sql, values)
+        return "\n".join(str(row[-1]) for row in cursor.fetchall())
+    names: list[str] = []
+
+    def numbered(match) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    cursor.execute("PREPARE texter_plan AS " + re.sub(r"%\((\w+)\)s", numbered, plan.sql))
+    literal = {"key": "'sms:x'", "phone": "'+447700900001'", "caller": "'+447700900001'", "channel": "'sms'",
+               **{name: repr(value) for name, value in plan.fixed.items()}}
+    cursor.execute(f"EXPLAIN EXECUTE texter_plan({', '.join(literal[n] for n in names)})")
+    text = "\n".join(row[0] for row in cursor.fetchall())
+    cursor.execute("DEALLOCATE texter_plan")
+    return text
+
+
+@pytest.mark.parametrize("statement", ["_TEXT", "_TEXT_VERSIONED"])
+def test_a_texters_conversation_is_one_index_step_with_no_sort(app, statement):
+    if statement == "_TEXT_VERSIONED" and db.engine.dialect.name != "postgresql":
+        pytest.skip("the row version is PostgreSQL's")
+    # PostgreSQL planned this lookup once per connection, on a new table with no statistics, and
+    # kept a plan that read every active conversation through the index on status (migration 0007).
+    plan = _plan(getattr(turn_store, statement))
+    db.session.rollback()
+    assert "ix_conversation_caller_channel_status_id" in plan
+    assert "Sort" not in plan and "TEMP B-TREE" not in plan
+    assert not re.search(r"ix_conversation_status\b(?!_)", plan)
