@@ -121,7 +121,10 @@ def _attempt(key: str | None, work: Callable[[], Reply], own_connection: bool, r
         try:
             with turn_store.own_transaction(read_first=read_first):
                 return work()
-        except turn_store.NeedsSession:
+        except turn_store.NeedsSession as stopped:
+            if isinstance(stopped, turn_store.Raced):
+                log.info("another turn changed this conversation after the turn read it; "
+                         "doing the turn again with the conversation locked")
             db.session.rollback()  # whatever the ORM began is dropped
         except AlreadyAnswered as answered:
             return answered.reply

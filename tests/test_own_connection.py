@@ -306,7 +306,8 @@ def test_a_text_on_postgresql_is_two_round_trips(twilio, monkeypatch):
     assert counted[0] == 2  # the read without a lock, then the checked write that commits itself
 
 
-def test_a_text_whose_conversation_changed_after_its_read_is_done_again_on_the_new_state(twilio, monkeypatch, session_commits):
+def test_a_text_whose_conversation_changed_after_its_read_is_done_again_on_the_new_state(
+        twilio, monkeypatch, session_commits, log_lines):
     # Two quick texts from one number: the other's turn commits between this one's read and its
     # write. The write finds the row no longer as read and changes nothing; the turn is done
     # again in the session, whose read locks the row, and builds on what the other wrote.
@@ -348,3 +349,6 @@ def test_a_text_whose_conversation_changed_after_its_read_is_done_again_on_the_n
     db.session.expire_all()
     assert db.session.get(Conversation, conversation_id).state["steps"] == steps_before + 6
     assert _count(Interaction, Interaction.direction == "in") == 2  # the second text logged once
+    assert [line["message"] for line in log_lines() if line["logger"] == "helpline.conversations"] == [
+        "another turn changed this conversation after the turn read it; doing the turn again with the "
+        "conversation locked"]
