@@ -18,6 +18,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cache
 from datetime import datetime
 from typing import Any, Iterator
 
@@ -93,25 +94,28 @@ _REPLAY = (select(INTERACTION.c.reply).where(INTERACTION.c.dedupe_key == bindpar
            .scalar_subquery())
 # A call's conversation and, in the same statement, the answer already given to this very request.
 _CALL = Prepared(select(CONVERSATION, _REPLAY.label("replay")).where(CONVERSATION.c.call_sid == bindparam("call_sid")))
-# A texter's newest active conversation, locked (PostgreSQL) so two quick texts take turns.
-_TEXTER = (select(CONVERSATION)
-           .where(CONVERSATION.c.caller == bindparam("caller"), CONVERSATION.c.channel == bindparam("channel"),
-                  CONVERSATION.c.status == "active")
-           .order_by(CONVERSATION.c.id.desc()).limit(1).with_for_update().subquery("texter"))
 _OPTED_OUT = select(OPT_OUT.c.opted_out).where(OPT_OUT.c.phone == bindparam("phone"))
 # Before a text: the answer already given to this message, whether the number opted out, and
 # the texter's conversation (if any), in one statement: one round trip on a database server.
 _KEYS = select(_REPLAY.label("replay"), _OPTED_OUT.scalar_subquery().label("opted_out")).subquery("keys")
-_TEXT = Prepared(select(*_TEXTER.c, _KEYS.c.replay, _KEYS.c.opted_out).select_from(_KEYS.outerjoin(_TEXTER, true())))
-# PostgreSQL, a text read outside a transaction (own_transaction(read_first=True)): no lock, and
-# the row's version, which the write checks instead.
+# PostgreSQL's row version (xmin, which every UPDATE changes), as text.
 _XMIN = cast(literal_column("conversation.xmin"), Text)
-_TEXTER_VERSIONED = (select(CONVERSATION, _XMIN.label("version"))
-                     .where(CONVERSATION.c.caller == bindparam("caller"), CONVERSATION.c.channel == bindparam("channel"),
-                            CONVERSATION.c.status == "active")
-                     .order_by(CONVERSATION.c.id.desc()).limit(1).subquery("texter"))
-_TEXT_VERSIONED = Prepared(select(*_TEXTER_VERSIONED.c, _KEYS.c.replay, _KEYS.c.opted_out)
-                           .select_from(_KEYS.outerjoin(_TEXTER_VERSIONED, true())))
+
+
+def _text_statement(versioned: bool) -> Prepared:
+    """The texter's newest active conversation with the keys above. In a transaction it is
+    locked (PostgreSQL), so two quick texts take turns; read outside one
+    (own_transaction(read_first=True)) it carries its row version instead, which the write checks."""
+    texter = (select(CONVERSATION, *([_XMIN.label("version")] if versioned else []))
+              .where(CONVERSATION.c.caller == bindparam("caller"), CONVERSATION.c.channel == bindparam("channel"),
+                     CONVERSATION.c.status == "active")
+              .order_by(CONVERSATION.c.id.desc()).limit(1))
+    texter = (texter if versioned else texter.with_for_update()).subquery("texter")
+    return Prepared(select(*texter.c, _KEYS.c.replay, _KEYS.c.opted_out).select_from(_KEYS.outerjoin(texter, true())))
+
+
+_TEXT = _text_statement(versioned=False)
+_TEXT_VERSIONED = _text_statement(versioned=True)
 _ONLY_REPLAY = Prepared(select(_REPLAY.label("replay")))
 _WRITTEN = [name for name in COLUMNS if name != "id"]
 _INSERT = Prepared(CONVERSATION.insert().returning(CONVERSATION.c.id), _WRITTEN)
@@ -137,14 +141,9 @@ def _checked_update_clause(changed: tuple[str, ...]):
             .returning(CONVERSATION.c.id))
 
 
-_CHECKED_UPDATES: dict[tuple[str, ...], Prepared] = {}
-
-
+@cache
 def _checked_update(changed: tuple[str, ...]) -> Prepared:
-    statement = _CHECKED_UPDATES.get(changed)
-    if statement is None:
-        statement = _CHECKED_UPDATES[changed] = Prepared(_checked_update_clause(changed))
-    return statement
+    return Prepared(_checked_update_clause(changed))
 
 
 # Every log row names every column, so one compiled statement serves every kind of row; a turn's
@@ -329,15 +328,12 @@ def load_text(key: str | None, phone: str | None, channel: str) -> tuple[dict[st
     it carries its row version instead, which the turn's write checks.
     """
     conn = connection()
-    params = {"key": key, "phone": phone, "caller": phone, "channel": channel}
-    if isinstance(conn, _Own) and conn.autocommit:  # read outside a transaction: no lock, a version
-        row = _TEXT_VERSIONED.first(conn, params)
-        record = _record_from(row) if row[0] is not None else None
-        if record is not None:
-            record.version = row[len(COLUMNS)]
-    else:
-        row = _TEXT.first(conn, params)
-        record = _record_from(row) if row[0] is not None else None
+    versioned = isinstance(conn, _Own) and conn.autocommit  # read outside a transaction
+    row = (_TEXT_VERSIONED if versioned else _TEXT).first(
+        conn, {"key": key, "phone": phone, "caller": phone, "channel": channel})
+    record = _record_from(row) if row[0] is not None else None
+    if record is not None and versioned:
+        record.version = row[len(COLUMNS)]
     return row[-2], bool(row[-1]), record
 
 
@@ -360,14 +356,14 @@ def save(record: ConversationRecord) -> None:
     if record.id is None:
         values = {name: getattr(record, name) for name in _WRITTEN}
         record.id = _INSERT.first(conn, values)[0]
-    elif record.version is not None:
-        changed = _changed(record, plain)
-        if _checked_update(changed).first(conn, {**_update_values(record, changed), "version": record.version}) is None:
-            raise Raced()
-        record.version = None  # the UPDATE holds the row until the turn commits
     else:
         changed = _changed(record, plain)
-        _update(changed).execute(conn, _update_values(record, changed))
+        values = _update_values(record, changed)
+        if record.version is None:
+            _update(changed).execute(conn, values)
+        elif _checked_update(changed).first(conn, {**values, "version": record.version}) is None:
+            raise Raced()
+        record.version = None  # the UPDATE holds the row until the turn commits
     record.stored = plain
 
 
@@ -392,23 +388,17 @@ def _update_and_log(changed: tuple[str, ...], rows: int) -> Prepared:
     return statement
 
 
-_CHECKED_UPDATE_AND_LOG: dict[tuple[tuple[str, ...], int], Prepared] = {}
-
-
+@cache
 def _checked_update_and_log(changed: tuple[str, ...], rows: int) -> Prepared:
     """The UPDATE applied only to the version read, and the log rows inserted only if it was: one
     row of each comes from the UPDATE's RETURNING, so a stale version inserts nothing either."""
-    statement = _CHECKED_UPDATE_AND_LOG.get((changed, rows))
-    if statement is None:
-        update = _checked_update_clause(changed).cte("turn_update")
-        columns = [column for column in INTERACTION.columns if column.name != "id"]
-        each = [select(*[cast(bindparam(f"{column.name}_{i}", type_=column.type), column.type) for column in columns])
-                .select_from(update) for i in range(rows)]
-        insert = (INTERACTION.insert()
-                  .from_select([column.name for column in columns], each[0] if rows == 1 else union_all(*each))
-                  .returning(INTERACTION.c.id))
-        statement = _CHECKED_UPDATE_AND_LOG[(changed, rows)] = Prepared(insert)
-    return statement
+    update = _checked_update_clause(changed).cte("turn_update")
+    columns = [column for column in INTERACTION.columns if column.name != "id"]
+    each = [select(*[cast(bindparam(f"{column.name}_{i}", type_=column.type), column.type) for column in columns])
+            .select_from(update) for i in range(rows)]
+    return Prepared(INTERACTION.insert()
+                    .from_select([column.name for column in columns], each[0] if rows == 1 else union_all(*each))
+                    .returning(INTERACTION.c.id))
 
 
 def log(rows: list[dict[str, Any]], update: ConversationRecord | None = None) -> None:
