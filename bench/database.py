@@ -25,6 +25,35 @@ def for_kind(kind: str, workdir: Path) -> str:
     return sqlite_url(workdir) if kind == "sqlite" else postgres_url()
 
 
+def for_size(kind: str, workdir: Path, rows: int) -> str:
+    """A database of its own for one size of the scale suite, so that every size can be served at
+    once: a SQLite file, or a PostgreSQL database named after the benchmark one."""
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / f'helpline-bench-{rows}.db'}"
+    from sqlalchemy.engine import make_url
+
+    base = make_url(postgres_url())
+    return base.set(database=f"{base.database}_{rows}").render_as_string(hide_password=False)
+
+
+def drop(url: str) -> None:
+    """Remove a database for_size made (the scale suite's databases are large)."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        for suffix in ("", "-wal", "-shm"):
+            Path(path + suffix).unlink(missing_ok=True)
+        return
+    from sqlalchemy.engine import make_url
+
+    target = make_url(sqlalchemy_url(url))
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 def sqlalchemy_url(url: str) -> str:
     from helpline.config import database_url
 

@@ -27,6 +27,7 @@ class Options:
     threads: int = 1  # wrk threads: one keeps up with the baseline at a fraction of a core
     scales: tuple[float, ...] = (0.0, 0.1, 1.0)  # fractions of the 1M-interaction history
     scale_concurrency: int = 32
+    scale_rounds: int = 3  # each size measured this many times, in alternation with the others
     soak_minutes: int = 10
     soak_concurrency: int = 32
     out: Path = RESULTS
@@ -37,8 +38,8 @@ class Options:
     @classmethod
     def for_smoke(cls, **kw: Any) -> "Options":
         dbs = ("sqlite", "postgresql") if os.environ.get(database.PG_ENV) else ("sqlite",)
-        return cls(smoke=True, databases=dbs, concurrency=(8,), duration=1.0, scales=(0.002,),
-                   scale_concurrency=8, soak_minutes=2, **kw)
+        return cls(smoke=True, databases=dbs, concurrency=(8,), duration=1.0, scales=(0.0, 0.002),
+                   scale_concurrency=8, scale_rounds=2, soak_minutes=2, **kw)
 
 
 class Bench:
@@ -109,25 +110,40 @@ class Bench:
         return {"database": kind, "command": _display(command), "points": points, "census": database.census(url)}
 
     def scale(self, kind: str) -> dict[str, Any]:
-        """The same turn on an empty and on preloaded databases; staff pages timed on each."""
-        url = database.for_kind(kind, self.opts.workdir)
-        out = []
+        """The same turn on an empty and on preloaded databases; staff pages timed on each.
+
+        Every size has its own database and server, all started together and measured in turn,
+        round after round: the machine's drift over the minutes of a run falls on every size
+        alike instead of on whichever was measured last. Each size reports its median round."""
+        sizes: list[dict[str, Any]] = []
         for fraction in self.opts.scales:
+            rows = int(1_000_000 * fraction)
+            url = database.for_size(kind, self.opts.workdir, rows)
             database.fresh(url)
             loaded: dict[str, Any] = {}
             if fraction:
                 self.say(f"loading {fraction:g} x the history into {kind} ...")
-                loaded = loader.load(url, int(100_000 * fraction), int(1_000_000 * fraction), int(100_000 * fraction))
+                loaded = loader.load(url, int(100_000 * fraction), rows, int(100_000 * fraction))
                 database.vacuum(url)
-            with Server("helpline", HELPLINE_APP, traffic.server_env(url), self.opts.out / "logs" / f"scale-{kind}.log") as helpline:
-                self.warm(helpline, "helpline", kind)
-                rows = int(1_000_000 * fraction)
-                result = self.point(helpline, "helpline", kind, self.opts.scale_concurrency, self.opts.duration,
-                                    label=f"{rows:,} interactions preloaded")
-            page_times = pages.time_pages(url, smoke=self.opts.smoke)
-            out.append({"fraction": fraction, "interactions": rows, "loaded": loaded, "point": result.as_dict(),
-                        "pages": page_times})
-        return {"database": kind, "sizes": out}
+            sizes.append({"fraction": fraction, "interactions": rows, "loaded": loaded, "url": url, "rounds": []})
+        servers = [Server(f"helpline-{s['interactions']}", HELPLINE_APP, traffic.server_env(s["url"]),
+                          self.opts.out / "logs" / f"scale-{kind}-{s['interactions']}.log") for s in sizes]
+        try:
+            with start_all(*servers):
+                for server in servers:
+                    self.warm(server, "helpline", kind)
+                for n in range(1, self.opts.scale_rounds + 1):
+                    for size, server in zip(sizes, servers):
+                        result = self.point(server, "helpline", kind, self.opts.scale_concurrency, self.opts.duration,
+                                            label=f"{size['interactions']:,} interactions preloaded, round {n}")
+                        size["rounds"].append(result.as_dict())
+            for size in sizes:
+                size["point"] = median_round(size["rounds"])
+                size["pages"] = pages.time_pages(size["url"], smoke=self.opts.smoke)
+        finally:
+            for size in sizes:
+                database.drop(size.pop("url"))
+        return {"database": kind, "rounds": self.opts.scale_rounds, "sizes": sizes}
 
     def soak(self, kind: str = "sqlite") -> dict[str, Any]:
         """A long run at fixed concurrency in one-minute stretches, memory read after each."""
@@ -145,6 +161,12 @@ class Bench:
                 samples.append({"minute": m, "rss_mb": result.worker_rss_mb, "point": result.as_dict()})
         return {"database": kind, "concurrency": self.opts.soak_concurrency, "minutes": self.opts.soak_minutes,
                 "samples": samples, "census": database.census(url)}
+
+
+def median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the median throughput (the lower middle one of an even number)."""
+    ordered = sorted(rounds, key=lambda p: p["rps"])
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def _display(command: list[str]) -> str:

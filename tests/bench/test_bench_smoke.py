@@ -71,6 +71,12 @@ def test_every_persona_was_recorded_through_the_real_flow(smoke):
 def test_scale_loads_history_and_measures_the_turn(smoke):
     out, _ = smoke
     for run in _json(out, "scale"):
+        # Every size measured once a round, in alternation; each reports its median round.
+        assert [s["interactions"] for s in run["sizes"]] == [0, 2000]
+        for s in run["sizes"]:
+            assert len(s["rounds"]) == run["rounds"] == 2
+            assert s["point"] in s["rounds"] and s["point"]["rps"] == min(r["rps"] for r in s["rounds"])
+            assert "url" not in s
         size = run["sizes"][-1]
         assert size["loaded"]["interaction"]["rows"] == size["interactions"] > 0
         assert size["loaded"]["conversation"]["rows"] > 0 and size["loaded"]["callback"]["rows"] > 0
