@@ -64,9 +64,17 @@ class Interaction(db.Model):
     body: Mapped[Optional[str]] = mapped_column(Text)
     said: Mapped[Optional[str]] = mapped_column(Text)
     external_id: Mapped[Optional[str]] = mapped_column(String(64))  # CallSid / MessageSid
-    dedupe_key: Mapped[Optional[str]] = mapped_column(String(160), unique=True)
+    # The request's key (a retry finds the answer by it); only requests carry one, so the unique
+    # index leaves out the rows without (half the log: what we said), which a turn then need not
+    # write into it.
+    dedupe_key: Mapped[Optional[str]] = mapped_column(String(160))
     reply: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)  # what we answered, for retries
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    __table_args__ = (
+        Index("ix_interaction_dedupe_key", "dedupe_key", unique=True,
+              sqlite_where=text("dedupe_key IS NOT NULL"), postgresql_where=text("dedupe_key IS NOT NULL")),
+    )
 
     conversation: Mapped[Optional[Conversation]] = relationship()
 

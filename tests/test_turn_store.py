@@ -5,7 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from helpline import turn_store
@@ -190,7 +190,7 @@ def _plan(statement) -> str:
     cursor = conn.connection.cursor()
     if conn.dialect.name == "sqlite":
         values = statement._parameters(plan, {"key": "sms:x", "phone": "+447700900001", "caller": "+447700900001",
-                                               "channel": "sms"})
+                                               "channel": "sms", "call_sid": "CA" + "0" * 32})
         cursor.execute("EXPLAIN QUERY PLAN " + plan.sql, values)
         return "\n".join(str(row[-1]) for row in cursor.fetchall())
     names: list[str] = []
@@ -203,7 +203,7 @@ def _plan(statement) -> str:
     cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
     cursor.execute("PREPARE texter_plan AS " + re.sub(r"%\((\w+)\)s", numbered, plan.sql))
     literal = {"key": "'sms:x'", "phone": "'+447700900001'", "caller": "'+447700900001'", "channel": "'sms'",
-               **{name: repr(value) for name, value in plan.fixed.items()}}
+               "call_sid": "'CA" + "0" * 32 + "'", **{name: repr(value) for name, value in plan.fixed.items()}}
     cursor.execute(f"EXPLAIN EXECUTE texter_plan({', '.join(literal[n] for n in names)})")
     text = "\n".join(row[0] for row in cursor.fetchall())
     cursor.execute("DEALLOCATE texter_plan")
@@ -221,3 +221,20 @@ def test_a_texters_conversation_is_one_index_step_with_no_sort(app, statement):
     assert "ix_conversation_caller_channel_status_id" in plan
     assert "Sort" not in plan and "TEMP B-TREE" not in plan
     assert not re.search(r"ix_conversation_status\b(?!_)", plan)
+
+
+@pytest.mark.parametrize("statement", ["_ONLY_REPLAY", "_CALL", "_TEXT"])
+def test_a_requests_earlier_answer_is_found_through_the_partial_key_index(app, statement):
+    # The unique index holds only rows with a key (migration 0008); `dedupe_key = ?` must still
+    # reach it, or every retry check would read the whole log.
+    plan = _plan(getattr(turn_store, statement))
+    db.session.rollback()
+    assert "ix_interaction_dedupe_key" in plan
+
+
+def test_the_key_index_leaves_out_the_rows_without_a_key(app):
+    index = next(i for i in inspect(db.engine).get_indexes("interaction") if i["name"] == "ix_interaction_dedupe_key")
+    assert index["unique"] and index["column_names"] == ["dedupe_key"]
+    where = index.get("dialect_options", {}).get(f"{db.engine.dialect.name}_where")
+    assert where is not None and "dedupe_key IS NOT NULL" in str(where)
+    assert "uq_interaction_dedupe_key" not in {c["name"] for c in inspect(db.engine).get_unique_constraints("interaction")}
