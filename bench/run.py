@@ -65,7 +65,9 @@ class Bench:
         self.scripts += 1
         prefix = self.opts.workdir / f"requests-{self.scripts}"
         per_thread = math.ceil(requests / self.opts.threads)
-        traffic.write_scripts(self.templates, self.numbering, prefix, self.opts.threads, per_thread, connections)
+        # A one-second smoke run needs conversations short enough in flight to reach their endings.
+        slots = 16 * connections if self.opts.smoke else None
+        traffic.write_scripts(self.templates, self.numbering, prefix, self.opts.threads, per_thread, connections, slots)
         return prefix
 
     def point(self, server: Server, app: str, db: str, connections: int, duration: float,
@@ -113,8 +115,10 @@ class Bench:
         """The same turn on an empty and on preloaded databases; staff pages timed on each.
 
         Every size has its own database and server, all started together and measured in turn,
-        round after round: the machine's drift over the minutes of a run falls on every size
-        alike instead of on whichever was measured last. Each size reports its median round."""
+        round after round, each round starting one size later: the machine's drift over the
+        minutes of a run, and whatever one point leaves behind for the next (a checkpoint, the
+        autovacuum of a database just written), fall on every size alike. Each size reports its
+        median round."""
         sizes: list[dict[str, Any]] = []
         for fraction in self.opts.scales:
             rows = int(1_000_000 * fraction)
@@ -132,8 +136,11 @@ class Bench:
             with start_all(*servers):
                 for server in servers:
                     self.warm(server, "helpline", kind)
+                pairs = list(zip(sizes, servers))
                 for n in range(1, self.opts.scale_rounds + 1):
-                    for size, server in zip(sizes, servers):
+                    # Each round starts one size later, so that no size always follows the same one.
+                    first = (n - 1) % len(pairs)
+                    for size, server in pairs[first:] + pairs[:first]:
                         result = self.point(server, "helpline", kind, self.opts.scale_concurrency, self.opts.duration,
                                             label=f"{size['interactions']:,} interactions preloaded, round {n}")
                         size["rounds"].append(result.as_dict())

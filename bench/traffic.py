@@ -321,13 +321,17 @@ def interleave(stream: Iterator[list[tuple[str, dict]]], slots: int, count: int)
 
 
 def write_scripts(templates: Sequence[Template], numbering: Numbering, prefix: Path, threads: int,
-                  requests_per_thread: int, connections: int) -> list[Path]:
-    """Write one file of signed requests per load-generator thread: path, signature, body."""
+                  requests_per_thread: int, connections: int, slots: int | None = None) -> list[Path]:
+    """Write one file of signed requests per load-generator thread: path, signature, body.
+
+    `slots`: conversations in flight. By default about a thousand: at a few hundred turns a
+    second, a caller's next turn comes a couple of seconds after the last (a person's pause),
+    well past the slowest answers. Any number above a thread's connections keeps each turn
+    behind the answer to the one before it (Twilio waits for each answer): a connection takes
+    the thread's next request only when its own has been answered."""
     sign = Signer()
-    # About a thousand conversations in flight: at a few hundred turns a second, a caller's next
-    # turn comes a couple of seconds after the last (a person's pause), well past the slowest
-    # answers, so a turn never overtakes the one before it (Twilio waits for each answer).
-    slots = max(1024, 16 * -(-connections // threads))
+    per_thread = -(-connections // threads)
+    slots = max(slots or 1024, 16 * per_thread)
     paths = []
     stream = conversations(templates, numbering)
     for t in range(1, threads + 1):
