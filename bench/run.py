@@ -233,12 +233,18 @@ def run(opts: Options, suites: tuple[str, ...]) -> dict[str, Any]:
 
             results["turns"] = []
             for kind in opts.databases:
-                for processes in (1, 4):
-                    url = database.for_kind(kind, opts.workdir)
-                    database.fresh(url)
-                    point = {"database": kind, **turns(url, bench.templates, 300 if opts.smoke else 4000, processes)}
-                    opts.say(f"  turns in-process {kind:10} {processes} process(es): {point['cpu_us']:.0f} µs CPU, "
-                             f"{point['wall_us']:.0f} µs wall a turn")
+                # One process; four on one database; on SQLite, four each on a file of its own.
+                for processes, apart in ((1, False), (4, False), (4, True)):
+                    if apart and kind != "sqlite":
+                        continue
+                    urls = [database.for_size(kind, opts.workdir, i) for i in range(processes)] if apart \
+                        else [database.for_kind(kind, opts.workdir)]
+                    for url in urls:
+                        database.fresh(url)
+                    point = {"database": kind, **turns(urls if apart else urls[0], bench.templates,
+                                                       300 if opts.smoke else 4000, processes)}
+                    opts.say(f"  turns in-process {kind:10} {processes} process(es) on {point['databases']} "
+                             f"database(s): {point['cpu_us']:.0f} µs CPU, {point['wall_us']:.0f} µs wall a turn")
                     results["turns"].append(point)
             save(opts, "turns", results["turns"])
         if "instructions" in suites:

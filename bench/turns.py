@@ -6,7 +6,8 @@ No gunicorn, no network, no test client: each request is a prebuilt WSGI environ
 app, so the figure is the help line's own cost of a turn (request log included, written to
 /dev/null). Run once in one process, then in four processes side by side on the same database,
 as gunicorn's four workers are: the difference is what contention for two cores (and, on
-SQLite, re-reading pages another process wrote) adds to each turn.
+SQLite, re-reading pages another process wrote) adds to each turn. On SQLite, also four
+processes each on a database of its own: contention for the cores alone, without the sharing.
 """
 from __future__ import annotations
 
@@ -61,11 +62,13 @@ def _worker(url: str, templates: list, requests: int, seed: int, out) -> None:
              "requests": n, "failed": len(failed)})
 
 
-def turns(url: str, templates: list, requests: int, processes: int) -> dict[str, Any]:
-    """CPU and wall µs per turn, averaged over `processes` processes running side by side."""
+def turns(url: str | list[str], templates: list, requests: int, processes: int) -> dict[str, Any]:
+    """CPU and wall µs per turn, averaged over `processes` processes running side by side, all on
+    one database or, given a list of them, each on its own."""
+    urls = url if isinstance(url, list) else [url] * processes
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no connection inherited
     out = context.Queue()
-    workers = [context.Process(target=_worker, args=(url, templates, requests, 1000 + i, out))
+    workers = [context.Process(target=_worker, args=(urls[i], templates, requests, 1000 + i, out))
                for i in range(processes)]
     for w in workers:
         w.start()
@@ -75,6 +78,6 @@ def turns(url: str, templates: list, requests: int, processes: int) -> dict[str,
     failed = sum(r["failed"] for r in results)
     if failed:
         raise RuntimeError(f"{failed} turns were not answered with 200")
-    return {"processes": processes, "requests_each": results[0]["requests"],
+    return {"processes": processes, "databases": len(set(urls)), "requests_each": results[0]["requests"],
             "cpu_us": round(sum(r["cpu_us"] for r in results) / processes, 1),
             "wall_us": round(sum(r["wall_us"] for r in results) / processes, 1)}

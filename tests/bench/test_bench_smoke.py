@@ -104,6 +104,7 @@ def test_turns_in_process_runs_in_one_and_in_four_processes(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     print(done.stdout)
     points = _json(tmp_path, "turns")
-    assert {(p["database"], p["processes"]) for p in points} >= {("sqlite", 1), ("sqlite", 4)}
+    assert {(p["database"], p["processes"], p["databases"]) for p in points} >= {
+        ("sqlite", 1, 1), ("sqlite", 4, 1), ("sqlite", 4, 4)}
     # Every turn was answered with a 200 (the suite raises otherwise) and timed.
     assert all(p["requests_each"] > 0 and p["cpu_us"] > 0 for p in points)
