@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import Connection
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/helpline_bench"
 PG_ENV = "HELPLINE_BENCH_DATABASE_URL"
@@ -25,31 +27,38 @@ def for_kind(kind: str, workdir: Path) -> str:
     return sqlite_url(workdir) if kind == "sqlite" else postgres_url()
 
 
-def for_size(kind: str, workdir: Path, rows: int) -> str:
-    """A database of its own for one size of the scale suite, so that every size can be served at
-    once: a SQLite file, or a PostgreSQL database named after the benchmark one."""
+def separate(kind: str, workdir: Path, suffix: int | str) -> str:
+    """A database of its own beside the benchmark one, told apart by `suffix` (each size of the
+    scale suite, each process of the turns suite): a SQLite file, or a PostgreSQL database."""
     if kind == "sqlite":
-        return f"sqlite:///{workdir / f'helpline-bench-{rows}.db'}"
+        return f"sqlite:///{workdir / f'helpline-bench-{suffix}.db'}"
     from sqlalchemy.engine import make_url
 
     base = make_url(postgres_url())
-    return base.set(database=f"{base.database}_{rows}").render_as_string(hide_password=False)
+    return base.set(database=f"{base.database}_{suffix}").render_as_string(hide_password=False)
 
 
 def drop(url: str) -> None:
-    """Remove a database for_size made (the scale suite's databases are large)."""
+    """Remove a database `separate` named (the scale suite's are large)."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         for suffix in ("", "-wal", "-shm"):
             Path(path + suffix).unlink(missing_ok=True)
         return
+    with _server(url) as (conn, name):
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def _server(url: str) -> Iterator[tuple[Connection, str]]:
+    """An autocommit connection to the PostgreSQL server of `url`, and the database `url` names."""
     from sqlalchemy.engine import make_url
 
     target = make_url(sqlalchemy_url(url))
     admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+            yield conn, target.database
     finally:
         admin.dispose()
 
@@ -78,17 +87,9 @@ def fresh(url: str) -> None:
 
 def create_database(url: str) -> None:
     """Create the PostgreSQL database named in the URL if the server does not have it yet."""
-    from sqlalchemy.engine import make_url
-
-    target = make_url(sqlalchemy_url(url))
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database})
-            if not exists:
-                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    finally:
-        admin.dispose()
+    with _server(url) as (conn, name):
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
 
 
 def migrate(url: str) -> None:

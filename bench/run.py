@@ -122,7 +122,7 @@ class Bench:
         sizes: list[dict[str, Any]] = []
         for fraction in self.opts.scales:
             rows = int(1_000_000 * fraction)
-            url = database.for_size(kind, self.opts.workdir, rows)
+            url = database.separate(kind, self.opts.workdir, rows)
             database.fresh(url)
             loaded: dict[str, Any] = {}
             if fraction:
@@ -237,7 +237,7 @@ def run(opts: Options, suites: tuple[str, ...]) -> dict[str, Any]:
                 for processes, apart in ((1, False), (4, False), (4, True)):
                     if apart and kind != "sqlite":
                         continue
-                    urls = [database.for_size(kind, opts.workdir, i) for i in range(processes)] if apart \
+                    urls = [database.separate(kind, opts.workdir, f"process-{i}") for i in range(processes)] if apart \
                         else [database.for_kind(kind, opts.workdir)]
                     for url in urls:
                         database.fresh(url)

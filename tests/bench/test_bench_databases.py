@@ -11,7 +11,7 @@ from bench import database
 
 
 def test_each_size_has_its_own_sqlite_file_and_drop_removes_it(tmp_path):
-    empty, full = database.for_size("sqlite", tmp_path, 0), database.for_size("sqlite", tmp_path, 1_000_000)
+    empty, full = database.separate("sqlite", tmp_path, 0), database.separate("sqlite", tmp_path, 1_000_000)
     assert empty != full and all(u.startswith(f"sqlite:///{tmp_path}") for u in (empty, full))
     path = tmp_path / "helpline-bench-1000000.db"
     for suffix in ("", "-wal", "-shm"):
@@ -34,7 +34,7 @@ def test_each_size_has_its_own_postgresql_database_and_drop_removes_it(tmp_path,
     if not url.startswith("postgresql"):
         pytest.skip("PostgreSQL only")
     monkeypatch.setenv(database.PG_ENV, url)
-    sized = database.for_size("postgresql", tmp_path, 42)
+    sized = database.separate("postgresql", tmp_path, 42)
     name = make_url(database.sqlalchemy_url(sized)).database
     assert name == f"{make_url(url).database}_42"
     admin = make_url(database.sqlalchemy_url(url)).set(database="postgres")
