@@ -119,7 +119,6 @@ _TEXT_VERSIONED = _text_statement(versioned=True)
 _ONLY_REPLAY = Prepared(select(_REPLAY.label("replay")))
 _WRITTEN = [name for name in COLUMNS if name != "id"]
 _INSERT = Prepared(CONVERSATION.insert().returning(CONVERSATION.c.id), _WRITTEN)
-_UPDATES: dict[tuple[str, ...], Prepared] = {}  # by the plain columns that changed: a handful of shapes
 
 
 def _update_clause(changed: tuple[str, ...]):
@@ -128,11 +127,9 @@ def _update_clause(changed: tuple[str, ...]):
             .values({name: bindparam(name, type_=CONVERSATION.c[name].type) for name in (*_EVERY_TURN, *changed)}))
 
 
+@cache  # by the plain columns that changed: a handful of shapes
 def _update(changed: tuple[str, ...]) -> Prepared:
-    statement = _UPDATES.get(changed)
-    if statement is None:
-        statement = _UPDATES[changed] = Prepared(_update_clause(changed))
-    return statement
+    return Prepared(_update_clause(changed))
 
 
 def _checked_update_clause(changed: tuple[str, ...]):
@@ -150,18 +147,15 @@ def _checked_update(changed: tuple[str, ...]) -> Prepared:
 # rows go in one INSERT with a VALUES list per row, compiled once for each number of rows (a
 # turn logs one, two or three). One statement, not an executemany: psycopg runs an executemany
 # in pipeline mode, whose set-up cost more than the INSERT (docs/benchmarks.md).
-_NO_INPUT = {column.name: None for column in INTERACTION.columns if column.name != "id"}
-_LOGS: dict[int, Prepared] = {}
+_LOG_COLUMNS = [column for column in INTERACTION.columns if column.name != "id"]
+_NO_INPUT = {column.name: None for column in _LOG_COLUMNS}
 
 
+@cache
 def _log_statement(rows: int) -> Prepared:
-    statement = _LOGS.get(rows)
-    if statement is None:
-        columns = [column for column in INTERACTION.columns if column.name != "id"]
-        statement = _LOGS[rows] = Prepared(INTERACTION.insert().values([
-            {column.name: bindparam(f"{column.name}_{i}", type_=column.type) for column in columns}
-            for i in range(rows)]))
-    return statement
+    return Prepared(INTERACTION.insert().values([
+        {column.name: bindparam(f"{column.name}_{i}", type_=column.type) for column in _LOG_COLUMNS}
+        for i in range(rows)]))
 
 
 class NeedsSession(Exception):
@@ -377,15 +371,10 @@ def _log_values(rows: list[dict[str, Any]], values: dict[str, Any]) -> dict[str,
 
 # On PostgreSQL a turn's UPDATE rides in the log rows' INSERT as a data-modifying WITH: one
 # statement, one round trip fewer. SQLite has no such WITH; there the two run one after the other.
-_UPDATE_AND_LOG: dict[tuple[tuple[str, ...], int], Prepared] = {}
-
-
+@cache
 def _update_and_log(changed: tuple[str, ...], rows: int) -> Prepared:
-    statement = _UPDATE_AND_LOG.get((changed, rows))
-    if statement is None:
-        update = _update_clause(changed).cte("turn_update")
-        statement = _UPDATE_AND_LOG[(changed, rows)] = Prepared(_log_statement(rows).statement.add_cte(update))
-    return statement
+    update = _update_clause(changed).cte("turn_update")
+    return Prepared(_log_statement(rows).statement.add_cte(update))
 
 
 @cache
@@ -393,11 +382,10 @@ def _checked_update_and_log(changed: tuple[str, ...], rows: int) -> Prepared:
     """The UPDATE applied only to the version read, and the log rows inserted only if it was: one
     row of each comes from the UPDATE's RETURNING, so a stale version inserts nothing either."""
     update = _checked_update_clause(changed).cte("turn_update")
-    columns = [column for column in INTERACTION.columns if column.name != "id"]
-    each = [select(*[cast(bindparam(f"{column.name}_{i}", type_=column.type), column.type) for column in columns])
+    each = [select(*[cast(bindparam(f"{column.name}_{i}", type_=column.type), column.type) for column in _LOG_COLUMNS])
             .select_from(update) for i in range(rows)]
     return Prepared(INTERACTION.insert()
-                    .from_select([column.name for column in columns], each[0] if rows == 1 else union_all(*each))
+                    .from_select([column.name for column in _LOG_COLUMNS], each[0] if rows == 1 else union_all(*each))
                     .returning(INTERACTION.c.id))
 
 

@@ -39,7 +39,7 @@ def test_an_update_names_only_the_columns_a_turn_always_writes_and_those_that_ch
     loaded.state = {"node": "onset", "seq": 1}
     turn_store.save(loaded)
     unchanged = turn_store._update(())
-    assert unchanged in turn_store._UPDATES.values()
+    assert unchanged is turn_store._update(())  # built and compiled once per shape
     sql = unchanged._plan(db.session.connection().dialect).sql
     assert "caller" not in sql and "status" not in sql and "state" in sql and "updated_at" in sql
 
@@ -51,7 +51,6 @@ def test_an_update_names_only_the_columns_a_turn_always_writes_and_those_that_ch
     model = db.session.get(Conversation, record.id)
     assert (model.caller, model.status, model.disposition, model.state["seq"]) == ("+447911654321", "completed", "D4", 1)
     assert model.caller_raw == "+447911123456" and model.call_sid == record.call_sid  # never rewritten
-    assert ("caller", "status") in turn_store._UPDATES and ("disposition",) in turn_store._UPDATES
 
 
 def test_a_saved_record_reads_back_through_the_orm_and_the_store(app):
@@ -139,8 +138,8 @@ def test_log_rows_go_in_one_insert_each_row_with_its_own_values(app):
     for count in (1, 3):  # one statement per number of rows, compiled once
         turn_store.log(rows[:count] if count == 1 else rows[1:] + [rows[0] | {"dedupe_key": "sms:SM9"}])
     db.session.commit()
-    assert set(turn_store._LOGS) >= {1, 3}
-    sql = turn_store._LOGS[3]._plan(db.session.connection().dialect).sql
+    assert turn_store._log_statement(3) is turn_store._log_statement(3)
+    sql = turn_store._log_statement(3)._plan(db.session.connection().dialect).sql
     assert sql.count("INSERT") == 1
     logged = db.session.scalars(select(Interaction).order_by(Interaction.id)).all()
     assert [(r.direction, r.kind, r.body, r.said, r.external_id, r.dedupe_key) for r in logged] == [
@@ -166,7 +165,7 @@ def test_a_turns_update_and_its_log_rows_are_written_together_or_not_at_all(app)
     turn_store.log(rows, update=record)
     db.session.commit()
     if db.session.connection().dialect.name == "postgresql":  # one statement: the UPDATE rides in the INSERT
-        sql = turn_store._UPDATE_AND_LOG[(("disposition",), 2)]._plan(db.session.connection().dialect).sql
+        sql = turn_store._update_and_log(("disposition",), 2)._plan(db.session.connection().dialect).sql
         assert sql.startswith("WITH turn_update AS") and sql.count("INSERT") == 1
     model = db.session.get(Conversation, record.id)
     assert (model.state, model.disposition) == ({"node": "d1_saddle", "steps": 2}, "D4")
