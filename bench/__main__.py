@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from . import report
@@ -60,10 +61,27 @@ def main(argv: list[str] | None = None) -> int:
     if suites:
         results = run(opts, suites)
         print(report.summary(results))
-    if not args.smoke and not args.no_report:
+    if rewrites_doc(args.suites, opts, args.smoke or args.no_report):
         path = report.write(opts.out)
         print(f"wrote {path}")
+    elif suites:
+        print(f"results in {opts.out}; docs/benchmarks.md left as it is (only a full run or `report` rewrites it)")
     return 0
+
+
+def rewrites_doc(named: list[str], opts: Options, held: bool) -> bool:
+    """Whether this run rewrites docs/benchmarks.md: after every suite the page shows, on both
+    databases and at the usual concurrencies, or when asked for `report` alone. A narrower run
+    (one suite, one database, an extra suite) would put its figures, or none, beside older ones
+    under one commit's name."""
+    if held:
+        return False
+    if named == ["report"]:
+        return True
+    ran = {s for s in named if s != "report"} or set(SUITES)
+    default = {f.name: f.default for f in fields(Options)}
+    return (ran >= set(SUITES) and set(opts.databases) == set(default["databases"])
+            and tuple(opts.concurrency) == default["concurrency"])
 
 
 if __name__ == "__main__":
