@@ -1,13 +1,16 @@
 """The staff callback queue, as the triage feeds it: request or raise one open item per number."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, literal_column, select
 
-from .db import db
-from .models import OPEN_STATUSES, Callback, Conversation
+from . import turn_store
+from .models import OPEN_STATUSES, Callback
 from .notify import callback_requested
+from .prepared import Prepared
 from .service import Helpline
 
 # Lower is more urgent. Welfare checks first; general enquiries last.
@@ -30,37 +33,70 @@ def due_time(hl: Helpline, queue: str, disposition: str | None, now: datetime) -
     return hl.hours.add_working_days(now, hl.routine_days)
 
 
-def request_callback(
-    hl: Helpline, conversation: Conversation, queue: str, disposition: str | None,
-    reasons: list[str], now: datetime, phone: str | None = None,
-) -> Callback:
-    """Put a case on the queue, or raise the number's open item when this one is more urgent.
+@dataclass
+class QueuedCallback:
+    """The open item a case went to, as the texts and alerts about it need it."""
 
-    Adds to the session; the caller commits.
+    id: int | None  # None until inserted
+    phone: str | None
+    conversation_id: int | None
+    queue: str
+    disposition: str | None
+    priority: int
+    reasons: list[str]
+    channel: str
+    due_at: datetime
+
+
+CALLBACK = Callback.__table__
+_ITEM = ("id", "phone", "conversation_id", "queue", "disposition", "priority", "reasons", "channel", "due_at")
+# The statuses are written into the statement, as the one-open-item index's condition is.
+_OPEN = CALLBACK.c.status.in_([literal_column(f"'{status}'") for status in OPEN_STATUSES])
+# Locked until the turn commits: two cases for one number at once raise the item one after the other.
+_OPEN_ITEM = Prepared(select(*(CALLBACK.c[name] for name in _ITEM))
+                      .where(CALLBACK.c.phone == bindparam("phone"), _OPEN).with_for_update(), locks=True)
+_NEW = ("phone", "conversation_id", "queue", "disposition", "priority", "reasons", "channel", "status",
+        "due_at", "attempts", "created_at", "updated_at")
+_INSERT = Prepared(CALLBACK.insert().returning(CALLBACK.c.id), _NEW)
+_RAISED = ("conversation_id", "queue", "disposition", "priority", "reasons", "due_at", "updated_at")
+_RAISE = Prepared(CALLBACK.update().where(CALLBACK.c.id == bindparam("item_id"))
+                  .values({name: bindparam(name, type_=CALLBACK.c[name].type) for name in _RAISED}))
+
+
+def request_callback(
+    hl: Helpline, conversation: Any, queue: str, disposition: str | None,
+    reasons: list[str], now: datetime, phone: str | None = None,
+) -> QueuedCallback:
+    """Put a case on the queue, or raise the number's open item when this one is more urgent,
+    and queue the texts and staff alerts about it.
+
+    Plain statements on the turn's connection (turn_store.connection()), in its transaction; the
+    caller commits. `conversation` is a turn's record or the ORM's row (an idle sweep's), stored.
+    Two cases for one number at once: the second waits for the first's lock, or, where both
+    found none, its INSERT breaks the one-open-item index and its turn is done again
+    (conversations._commit_once), joining the first's item.
     """
+    conn = turn_store.connection()
     phone = phone if phone is not None else conversation.caller
     priority = priority_of(queue, disposition)
     due = due_time(hl, queue, disposition, now)
-    existing = None
-    if phone is not None:
-        existing = db.session.scalars(
-            select(Callback).where(Callback.phone == phone, Callback.status.in_(OPEN_STATUSES))
-            .with_for_update()
-        ).first()
-    if existing is not None:
-        if priority < existing.priority:
-            existing.priority, existing.queue, existing.disposition = priority, queue, disposition
-            existing.conversation_id = conversation.id
-        existing.due_at = min(existing.due_at, due)
-        existing.reasons = list(dict.fromkeys([*existing.reasons, *reasons]))
-        existing.updated_at = now
-        callback_requested(hl, existing, now)  # texts and staff alerts, in this transaction
-        return existing
-    item = Callback(
-        phone=phone, conversation_id=conversation.id, queue=queue, disposition=disposition,
-        priority=priority, reasons=list(reasons), channel=conversation.channel, status="open",
-        due_at=due, created_at=now, updated_at=now,
-    )
-    db.session.add(item)
-    callback_requested(hl, item, now)
+    row = _OPEN_ITEM.first(conn, {"phone": phone}) if phone is not None else None
+    if row is not None:
+        item = QueuedCallback(*row)
+        if priority < item.priority:
+            item.priority, item.queue, item.disposition = priority, queue, disposition
+            item.conversation_id = conversation.id
+        item.due_at = min(item.due_at, due)
+        item.reasons = list(dict.fromkeys([*item.reasons, *reasons]))
+        _RAISE.execute(conn, {"conversation_id": item.conversation_id, "queue": item.queue,
+                              "disposition": item.disposition, "priority": item.priority, "reasons": item.reasons,
+                              "due_at": item.due_at, "updated_at": now, "item_id": item.id})
+    else:
+        item = QueuedCallback(None, phone, conversation.id, queue, disposition, priority, list(reasons),
+                              conversation.channel, due)
+        item.id = _INSERT.first(conn, {
+            "phone": phone, "conversation_id": item.conversation_id, "queue": queue, "disposition": disposition,
+            "priority": priority, "reasons": item.reasons, "channel": item.channel, "status": "open",
+            "due_at": due, "attempts": 0, "created_at": now, "updated_at": now})[0]
+    callback_requested(hl, item, now)  # texts and staff alerts, in this transaction
     return item

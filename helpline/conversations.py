@@ -186,7 +186,7 @@ def _escalate(hl: Helpline, conv: ConversationRecord | Conversation, now: dateti
     queue = conv.queue or (triage.QUEUE_FOR.get(conv.disposition) if conv.disposition else None)
     if queue is None or conv.escalated:
         return
-    turn_store.need_session()  # the callback queue and its texts are ORM work
+    # The callback and its texts go in on the turn's connection, as plain statements.
     if conv.id is None:
         turn_store.save(conv)  # a conversation that escalates on its first turn: the callback links to it
     reasons = [r for r in conv.rules_fired if not r.startswith("ending_")] or [queue]

@@ -8,7 +8,8 @@ the session's transaction, and its errors come back as SQLAlchemy's own exceptio
 IntegrityError is an IntegrityError whichever way a statement ran.
 
 A connection-like object may have an `about_to_write()` method: it is called before a statement
-that changes rows runs, so that whoever owns the transaction knows whether it wrote anything.
+that changes rows runs (or locks them: `locks=True`), so that whoever owns the transaction knows
+whether it wrote anything, and begins one where the lock must last until its COMMIT.
 """
 from __future__ import annotations
 
@@ -74,9 +75,11 @@ def _writes(compiled: Any) -> bool:
 
 
 class Prepared:
-    def __init__(self, statement: Any, column_keys: Sequence[str] | None = None):
-        """`column_keys`: for an INSERT or UPDATE, the columns every execution sets."""
+    def __init__(self, statement: Any, column_keys: Sequence[str] | None = None, locks: bool = False):
+        """`column_keys`: for an INSERT or UPDATE, the columns every execution sets. `locks`: a
+        SELECT ... FOR UPDATE whose lock the rest of the transaction relies on: run as a write."""
         self.statement = statement
+        self.locks = locks
         self.column_keys = list(column_keys) if column_keys is not None else None
         self._plans: dict[tuple[str, str], _Plan] = {}  # by (dialect, driver): SQL differs between drivers
 
@@ -91,7 +94,7 @@ class Prepared:
                 binds=tuple((name, _bind_processor(compiled.binds[name].type, dialect)) for name in names),
                 fixed={name: bind.value for name, bind in compiled.binds.items() if bind.value is not None},
                 columns=tuple(getattr(self.statement, "exported_columns", ())),
-                writes=_writes(compiled),
+                writes=self.locks or _writes(compiled),
             )
         return plan
 

@@ -6,12 +6,12 @@ a turn (docs/benchmarks.md), so a turn reads one row into a plain record, change
 writes it back with one UPDATE (or INSERT), its two log rows with one more, then commits.
 The statements are SQLAlchemy Core, compiled once per dialect and run by helpline.prepared.
 
-A turn that needs nothing else runs on a connection of its own from the pool, without the ORM
-session (own_transaction): the session's bookkeeping cost more than SQLite's commit. A turn
-that reaches for the ORM (an escalation, STOP or START, a text offered) is stopped the moment
-it does (NeedsSession), rolled back, and done again on the session's connection, where it
-commits once (conversations._commit_once) together with any callback or outbox row the ORM
-adds.
+A turn runs on a connection of its own from the pool, without the ORM session
+(own_transaction): the session's bookkeeping cost more than SQLite's commit. An escalation's
+callback and texts are plain statements too (callbacks.request_callback) and go in on the same
+connection, as does the advice texted after a call. A turn that reaches for the ORM (STOP or
+START) is stopped the moment it does (NeedsSession), rolled back, and done again on the session's
+connection, where it commits once (conversations._commit_once) together with what the ORM adds.
 """
 from __future__ import annotations
 

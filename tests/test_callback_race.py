@@ -2,7 +2,8 @@
 neither caller hears the safe-failure words (the turn that loses the race is done once more)."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from helpline import callbacks
 from helpline.db import db
@@ -20,21 +21,26 @@ def test_a_caller_who_loses_the_race_for_the_numbers_callback_joins_the_other_on
     caller.press(KEYED + "#")
     assert "Press 1 if that is right" in caller.last.text
 
-    real = callbacks.callback_requested
+    real = callbacks._OPEN_ITEM
     raced = []
 
-    def another_turn_commits_first(hl, item, now):
-        # After this turn looked for an open callback for the number and found none, another
-        # conversation's callback for the same number is committed: this turn's INSERT loses.
-        if not raced and item.id is None:
-            raced.append(item.phone)
-            with db.engine.begin() as other:
-                other.execute(Callback.__table__.insert().values(
-                    phone=item.phone, queue="clinical", disposition="D5", priority=5, reasons=["other"],
-                    channel="sms", status="open", due_at=now, created_at=now, updated_at=now, attempts=0))
-        return real(hl, item, now)
+    class AnotherTurnCommitsFirst:
+        """After this turn looked for an open callback for the number and found none, another
+        conversation's callback for the same number is committed: this turn's INSERT loses."""
 
-    monkeypatch.setattr(callbacks, "callback_requested", another_turn_commits_first)
+        def first(self, conn, params):
+            found = real.first(conn, params)
+            if not raced and found is None:
+                raced.append(params["phone"])
+                now = helpline.now()
+                with db.engine.begin() as other:
+                    other.execute(Callback.__table__.insert().values(
+                        phone=params["phone"], queue="clinical", disposition="D5", priority=5, reasons=["other"],
+                        channel="sms", status="open", due_at=now, created_at=now, updated_at=now, attempts=0))
+            return found
+
+    helpline = app.extensions["helpline"]
+    monkeypatch.setattr(callbacks, "_OPEN_ITEM", AnotherTurnCommitsFirst())
     caller.press("1")
 
     assert raced == [E164]
@@ -65,3 +71,49 @@ def test_a_turn_that_fails_on_a_unique_row_twice_is_not_tried_a_third_time(app, 
     else:
         raise AssertionError("the second failure should come through")
     assert len(runs) == 2
+
+
+def test_a_callers_open_item_stays_locked_from_the_lookup_to_the_commit(app, monkeypatch):
+    # A text's turn on PostgreSQL reads outside a transaction (turn_store.own_transaction); the
+    # lookup of the number's open item must begin one, or its lock would end with the statement
+    # and a second case for the number could change the item between this lookup and this UPDATE.
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only (SQLite's turns take turns at the write lock)")
+    from sqlalchemy.exc import OperationalError
+
+    from helpline import turn_store
+    from helpline.turn_store import ConversationRecord
+
+    hl = app.extensions["helpline"]
+    now = hl.now()
+    db.session.execute(Callback.__table__.insert().values(
+        phone=E164, queue="clinical", disposition="D5", priority=5, reasons=["other"], channel="sms",
+        status="open", due_at=now, created_at=now, updated_at=now, attempts=0))
+    db.session.commit()
+    real = callbacks._OPEN_ITEM
+    others: list[str] = []
+
+    class AnotherCaseLooks:
+        def first(self, conn, params):
+            found = real.first(conn, params)
+            with db.engine.connect() as other:
+                other.execute(text("SET lock_timeout = '200ms'"))
+                try:
+                    other.execute(select(Callback.id).where(Callback.phone == E164).with_for_update())
+                    others.append("got the item")
+                except OperationalError:
+                    others.append("waited")
+            return found
+
+    monkeypatch.setattr(callbacks, "_OPEN_ITEM", AnotherCaseLooks())
+    conv = ConversationRecord.new(channel="sms", caller=E164, caller_raw=E164, call_sid=None,
+                                  flow_id="back_pain", flow_version="1", now=now)
+    with turn_store.own_transaction():
+        turn_store.save(conv)
+    with turn_store.own_transaction(read_first=True):  # as a text's turn: read, escalate, then log
+        _, _, conv = turn_store.load_text("sms:SM-race", E164, "sms")
+        callbacks.request_callback(hl, conv, "clinical", "D3", ["d3"], now)
+    assert others == ["waited"]
+    db.session.rollback()
+    item = db.session.scalar(select(Callback))
+    assert (item.disposition, item.priority, item.reasons) == ("D3", 3, ["other", "d3"])

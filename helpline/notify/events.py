@@ -55,12 +55,12 @@ def _person_channel(callback: Callback) -> str:
 
 # --- The callback queue ------------------------------------------------------------------
 
-def callback_requested(hl: Helpline, callback: Callback, now: datetime) -> None:
+def callback_requested(hl: Helpline, callback: Any, now: datetime) -> None:
     """A case went on the queue (or an open one was raised): confirm to the person, alert staff.
 
+    `callback` is the stored item (callbacks.QueuedCallback): its id goes into keys and links.
     Welfare checks (after 999 or A&E advice) get no confirmation: the person must not wait for us.
     """
-    db.session.flush()  # the item's id goes into keys and links
     if callback.queue != "welfare" and callback.phone:
         _confirm(hl, callback, now)
     if callback.queue == "welfare":
@@ -154,14 +154,16 @@ def can_text_advice(hl: Helpline, conv: Conversation) -> bool:
     return not is_opted_out(conv.caller)
 
 
-def queue_advice_text(hl: Helpline, conv: Conversation, now: datetime) -> Outbox | None:
-    """The caller pressed 1: text them the advice and the safety net they heard. Once per call."""
+def queue_advice_text(hl: Helpline, conv: Any, now: datetime) -> int | None:
+    """The caller pressed 1: text them the advice and the safety net they heard. Once per call.
+
+    The outbox row's id, or None. `conv` is stored (a turn's record): the text goes in on the
+    turn's connection."""
     if not can_text_advice(hl, conv):
         return None
     flow, node = _ending(hl, conv)
     variables = hl.context("sms", now).variables
     safety_net = messages.fill(flow.safety_net.sms, variables) if node.safety_net else ""
     body = messages.advice(messages.fill(node.text.sms, variables), safety_net)
-    db.session.flush()
-    return _queue(conv.caller, body, messages.ADVICE, now, dedupe_key=f"advice:{conv.id}",
+    return _enqueue(conv.caller, body, messages.ADVICE, now, dedupe_key=f"advice:{conv.id}",
                   conversation_id=conv.id, max_segments=ADVICE_MAX_SEGMENTS)

@@ -60,8 +60,11 @@ _OPTED_OUT = Prepared(select(OptOut.__table__.c.opted_out).where(OptOut.__table_
 
 
 def _flush_pending() -> None:
-    """Plain statements do not autoflush: let them see what the event has added (a START, a callback)."""
-    session = db.session
+    """Plain statements do not autoflush: let them see what the event has added (a START, a callback).
+    A turn on its own connection has no session to look at, and making one only to ask would cost."""
+    if not db.session.registry.has():
+        return
+    session = db.session()
     if session.new or session.dirty or session.deleted:
         session.flush()
 
@@ -105,7 +108,7 @@ def enqueue_text(
     """
     checked = check_text(body, max_segments)
     opted_out = is_opted_out(to)  # flushes the event's own rows first: the foreign keys need them too
-    conn = db.session.connection()
+    conn = turn_store.connection()  # a turn's own, or the session's
     values = dict(
         kind=kind, channel=channel, to_number=to, body=body, encoding=checked.encoding,
         segments=checked.segments, status=CANCELLED if opted_out else PENDING, dedupe_key=dedupe_key,

@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from helpline.callbacks import request_callback
 from helpline.conversations import VOICE_AFTER_END, VOICE_AFTER_END_TEXT, VOICE_TEXT_QUEUED
@@ -62,6 +63,24 @@ def _outbox(kind: str | None = None) -> list[Outbox]:
 
 
 # --- after a call: the advice by text --------------------------------------------------------
+
+def test_the_advice_text_goes_in_with_the_turn_on_its_own_connection(app, hl, twilio):
+    caller = call(twilio)
+    db.session.commit()  # the test's reads end, as a request's session starts with none
+    commits: list[object] = []
+
+    def committed(session):
+        commits.append(session)
+
+    event.listen(Session, "after_commit", committed)
+    try:
+        done = caller.press("1")
+    finally:
+        event.remove(Session, "after_commit", committed)
+    assert VOICE_TEXT_QUEUED in done.text
+    assert commits == []  # not stopped and done again in the ORM session
+    assert len(_outbox("advice")) == 1
+
 
 def test_a_self_care_caller_is_offered_the_advice_by_text_and_gets_it_on_1(app, hl, twilio):
     caller = call(twilio)
