@@ -5,6 +5,7 @@ import json
 import math
 import os
 import re
+import statistics
 import shutil
 import tempfile
 import time
@@ -28,6 +29,9 @@ class Options:
     scales: tuple[float, ...] = (0.0, 0.1, 1.0)  # fractions of the 1M-interaction history
     scale_concurrency: int = 32
     scale_rounds: int = 3  # each size measured this many times, in alternation with the others
+    # ... and then its turn alone, in one process without gunicorn: this many rounds of so many turns.
+    alone_rounds: int = 7
+    alone_turns: int = 1500
     soak_minutes: int = 10
     soak_concurrency: int = 32
     out: Path = RESULTS
@@ -39,7 +43,8 @@ class Options:
     def for_smoke(cls, **kw: Any) -> "Options":
         dbs = ("sqlite", "postgresql") if os.environ.get(database.PG_ENV) else ("sqlite",)
         return cls(smoke=True, databases=dbs, concurrency=(8,), duration=1.0, scales=(0.0, 0.002),
-                   scale_concurrency=8, scale_rounds=2, soak_minutes=2, **kw)
+                   scale_concurrency=8, scale_rounds=2, alone_rounds=2, alone_turns=100,
+                   soak_minutes=2, **kw)
 
 
 class Bench:
@@ -146,11 +151,31 @@ class Bench:
                         size["rounds"].append(result.as_dict())
             for size in sizes:
                 size["point"] = median_round(size["rounds"])
+            self.alone(kind, sizes)
+            for size in sizes:
                 size["pages"] = pages.time_pages(size["url"], smoke=self.opts.smoke)
         finally:
             for size in sizes:
                 database.drop(size.pop("url"))
         return {"database": kind, "rounds": self.opts.scale_rounds, "sizes": sizes}
+
+    def alone(self, kind: str, sizes: list[dict[str, Any]]) -> None:
+        """The turn on each size alone: one process, no gunicorn, no other load of ours (the
+        `turns` suite's loop), in many short rounds alternated between the sizes, each round
+        starting one size later. Under load a round's throughput moves by a fifth from one
+        minute to the next on this machine, more than the 10% the target allows; a turn alone,
+        alternated often, shows what the size of the database itself adds to it."""
+        from .turns import turns
+
+        for n in range(1, self.opts.alone_rounds + 1):
+            first = (n - 1) % len(sizes)
+            for size in sizes[first:] + sizes[:first]:
+                point = turns(size["url"], self.templates, self.opts.alone_turns, 1, seed=20_000 + 10 * n)
+                size.setdefault("alone", []).append({"cpu_us": point["cpu_us"], "wall_us": point["wall_us"]})
+                self.say(f"  turn alone {kind:10} {size['interactions']:>9,} interactions, round {n}: "
+                         f"{point['wall_us']:.0f} µs wall, {point['cpu_us']:.0f} µs CPU a turn")
+        for size in sizes:
+            size["alone_median"] = {key: statistics.median(r[key] for r in size["alone"]) for key in ("cpu_us", "wall_us")}
 
     def soak(self, kind: str = "sqlite") -> dict[str, Any]:
         """A long run at fixed concurrency in one-minute stretches, memory read after each."""

@@ -62,13 +62,14 @@ def _worker(url: str, templates: list, requests: int, seed: int, out) -> None:
              "requests": n, "failed": len(failed)})
 
 
-def turns(url: str | list[str], templates: list, requests: int, processes: int) -> dict[str, Any]:
+def turns(url: str | list[str], templates: list, requests: int, processes: int, seed: int = 1000) -> dict[str, Any]:
     """CPU and wall µs per turn, averaged over `processes` processes running side by side, all on
-    one database or, given a list of them, each on its own."""
+    one database or, given a list of them, each on its own. `seed` numbers the conversations:
+    another seed for each run on the same database, or its turns would be retries."""
     urls = url if isinstance(url, list) else [url] * processes
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no connection inherited
     out = context.Queue()
-    workers = [context.Process(target=_worker, args=(urls[i], templates, requests, 1000 + i, out))
+    workers = [context.Process(target=_worker, args=(urls[i], templates, requests, seed + i, out))
                for i in range(processes)]
     for w in workers:
         w.start()

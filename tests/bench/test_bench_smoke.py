@@ -7,6 +7,7 @@ benchmarks are not tests, and this machine is shared.
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -77,6 +78,9 @@ def test_scale_loads_history_and_measures_the_turn(smoke):
             assert len(s["rounds"]) == run["rounds"] == 2
             assert s["point"] in s["rounds"] and s["point"]["rps"] == min(r["rps"] for r in s["rounds"])
             assert "url" not in s
+            # ... and then the turn alone, in one process, rounds alternated; the median of them.
+            assert len(s["alone"]) == 2 and all(r["wall_us"] > 0 and r["cpu_us"] > 0 for r in s["alone"])
+            assert s["alone_median"]["wall_us"] == statistics.median(r["wall_us"] for r in s["alone"])
         size = run["sizes"][-1]
         assert size["loaded"]["interaction"]["rows"] == size["interactions"] > 0
         assert size["loaded"]["conversation"]["rows"] > 0 and size["loaded"]["callback"]["rows"] > 0
