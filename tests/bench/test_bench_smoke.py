@@ -61,6 +61,19 @@ def test_signed_traffic_is_accepted_and_logged(smoke):
         assert dispositions, census  # some reached an ending in a one-second run (the short ones)
 
 
+def test_the_baseline_and_the_help_line_are_measured_in_alternated_rounds(smoke):
+    out, _ = smoke
+    for run in _json(out, "load"):
+        rounds = run["rounds"]
+        assert [r["round"] for r in rounds] == [1, 2]  # the smoke run's one concurrency, two rounds
+        assert all(r["ratio"] == r["helpline_rps"] / r["baseline_rps"] for r in rounds)
+        # The point reported is the pair of the round with the median ratio (the lower of two).
+        by_app = {p["app"]: p for p in run["points"]}
+        chosen = min(rounds, key=lambda r: r["ratio"])
+        assert by_app["helpline"]["round"] == by_app["minimal"]["round"] == chosen["round"]
+        assert by_app["helpline"]["rps"] == chosen["helpline_rps"]
+
+
 def test_every_persona_was_recorded_through_the_real_flow(smoke):
     out, _ = smoke
     mix = _json(out, "mix")
