@@ -63,6 +63,11 @@ _RAISE = Prepared(CALLBACK.update().where(CALLBACK.c.id == bindparam("item_id"))
                   .values({name: bindparam(name, type_=CALLBACK.c[name].type) for name in _RAISED}))
 
 
+def _values(item: QueuedCallback, columns: tuple[str, ...]) -> dict[str, Any]:
+    """The item's values for those of `columns` it holds (the rest the caller gives)."""
+    return {name: getattr(item, name) for name in columns if name in _ITEM}
+
+
 def request_callback(
     hl: Helpline, conversation: Any, queue: str, disposition: str | None,
     reasons: list[str], now: datetime, phone: str | None = None,
@@ -88,15 +93,11 @@ def request_callback(
             item.conversation_id = conversation.id
         item.due_at = min(item.due_at, due)
         item.reasons = list(dict.fromkeys([*item.reasons, *reasons]))
-        _RAISE.execute(conn, {"conversation_id": item.conversation_id, "queue": item.queue,
-                              "disposition": item.disposition, "priority": item.priority, "reasons": item.reasons,
-                              "due_at": item.due_at, "updated_at": now, "item_id": item.id})
+        _RAISE.execute(conn, {**_values(item, _RAISED), "updated_at": now, "item_id": item.id})
     else:
         item = QueuedCallback(None, phone, conversation.id, queue, disposition, priority, list(reasons),
                               conversation.channel, due)
-        item.id = _INSERT.first(conn, {
-            "phone": phone, "conversation_id": item.conversation_id, "queue": queue, "disposition": disposition,
-            "priority": priority, "reasons": item.reasons, "channel": item.channel, "status": "open",
-            "due_at": due, "attempts": 0, "created_at": now, "updated_at": now})[0]
+        item.id = _INSERT.first(conn, {**_values(item, _NEW), "status": "open", "attempts": 0,
+                                       "created_at": now, "updated_at": now})[0]
     callback_requested(hl, item, now)  # texts and staff alerts, in this transaction
     return item

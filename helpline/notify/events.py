@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import exists, select
 
@@ -18,6 +18,9 @@ from . import messages
 from .models import Outbox
 from .outbox import TextRejected, enqueue_text, is_opted_out, queue_text
 from .settings import current
+
+if TYPE_CHECKING:
+    from ..callbacks import QueuedCallback
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +51,17 @@ def _queue(*args: Any, **kwargs: Any) -> Outbox | None:
     return _refused_is_logged(queue_text, *args, **kwargs)
 
 
-def _person_channel(callback: Callback) -> str:
+def _person_channel(callback: Callback | QueuedCallback) -> str:
     # People hear back on the channel they used; callers get a text.
     return "whatsapp" if callback.channel == "whatsapp" else "sms"
 
 
 # --- The callback queue ------------------------------------------------------------------
 
-def callback_requested(hl: Helpline, callback: Any, now: datetime) -> None:
+def callback_requested(hl: Helpline, callback: QueuedCallback, now: datetime) -> None:
     """A case went on the queue (or an open one was raised): confirm to the person, alert staff.
 
-    `callback` is the stored item (callbacks.QueuedCallback): its id goes into keys and links.
+    `callback` is the stored item: its id goes into keys and links.
     Welfare checks (after 999 or A&E advice) get no confirmation: the person must not wait for us.
     """
     if callback.queue != "welfare" and callback.phone:
@@ -72,7 +75,7 @@ def callback_requested(hl: Helpline, callback: Any, now: datetime) -> None:
                      lambda link: messages.alert_urgent(link, due))
 
 
-def _confirm(hl: Helpline, callback: Callback, now: datetime) -> None:
+def _confirm(hl: Helpline, callback: QueuedCallback, now: datetime) -> None:
     due = messages.when(callback.due_at, now, hl.hours.tz, hl.hours.local_hhmm(callback.due_at))
     # A later request that moves the due time gets a new confirmation; a repeat does not.
     key = f"confirm:{callback.id}:{callback.due_at.isoformat(timespec='minutes')}"
@@ -82,7 +85,7 @@ def _confirm(hl: Helpline, callback: Callback, now: datetime) -> None:
            expires_at=callback.due_at, max_segments=ADVICE_MAX_SEGMENTS)
 
 
-def _alert_staff(callback: Callback, kind: str, key: str, now: datetime, wording) -> int:
+def _alert_staff(callback: Callback | QueuedCallback, kind: str, key: str, now: datetime, wording) -> int:
     settings = current()
     body = wording(messages.case_link(settings.public_base_url, callback.id))
     queued = 0
