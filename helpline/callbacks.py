@@ -77,9 +77,10 @@ def request_callback(
 
     Plain statements on the turn's connection (turn_store.connection()), in its transaction; the
     caller commits. `conversation` is a turn's record or the ORM's row (an idle sweep's), stored.
-    Two cases for one number at once: the second waits for the first's lock, or, where both
-    found none, its INSERT breaks the one-open-item index and its turn is done again
-    (conversations._commit_once), joining the first's item.
+    Two cases for one number at once: the second waits for the first's lock (the item's row on
+    PostgreSQL, the write lock on SQLite), or, on PostgreSQL where both found none, its INSERT
+    breaks the one-open-item index and its turn is done again (conversations._commit_once),
+    joining the first's item.
     """
     conn = turn_store.connection()
     phone = phone if phone is not None else conversation.caller

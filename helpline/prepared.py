@@ -77,7 +77,8 @@ def _writes(compiled: Any) -> bool:
 class Prepared:
     def __init__(self, statement: Any, column_keys: Sequence[str] | None = None, locks: bool = False):
         """`column_keys`: for an INSERT or UPDATE, the columns every execution sets. `locks`: a
-        SELECT ... FOR UPDATE whose lock the rest of the transaction relies on: run as a write."""
+        SELECT ... FOR UPDATE whose lock the rest of the transaction relies on: run as a write
+        (on SQLite it takes the write lock, which is what stands in for a row lock there)."""
         self.statement = statement
         self.locks = locks
         self.column_keys = list(column_keys) if column_keys is not None else None
@@ -115,6 +116,10 @@ class Prepared:
         dbapi = conn.dialect.loaded_dbapi
         cursor = conn.connection.cursor()
         try:
+            if self.locks and conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:
+                # SQLite has no row locks and its driver begins a transaction only at the first
+                # write: the lock a FOR UPDATE stands for is the database's write lock, from here.
+                cursor.execute("BEGIN IMMEDIATE")
             if isinstance(params, list):
                 cursor.executemany(plan.sql, [self._parameters(plan, p) for p in params])
             else:
