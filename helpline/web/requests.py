@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from io import BytesIO
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" error handler used below)
 from flask import Request
@@ -61,6 +61,36 @@ def read_form(environ: dict[str, Any], limit: int | None) -> Form:
         raise RequestEntityTooLarge()
     body = environ["wsgi.input"].read(size) if size else b""
     try:
-        return Form(parse_qsl(body.decode(), keep_blank_values=True, errors="werkzeug.url_quote"))
+        return Form(parse_pairs(body.decode()))
     except ValueError:
         return Form()
+
+
+def parse_pairs(text: str) -> list[tuple[str, str]]:
+    """urllib's parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote"), pair for
+    pair, as Werkzeug's parser calls it.
+
+    parse_qsl calls unquote and a coercion function for every name and every value; most of a
+    webhook's (sids, statuses, digits) hold no escape and no '+'. Here unquote runs only where
+    there is a '%' to decode: a webhook's form is parsed in about half the time
+    (docs/benchmarks.md). The order of the two steps is parse_qsl's: '+' becomes a space first.
+    """
+    pairs = []
+    for field in text.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        if "+" in name:
+            name = name.replace("+", " ")
+        if "%" in name:
+            name = unquote(name, errors=_ESCAPE_ERRORS)
+        if "+" in value:
+            value = value.replace("+", " ")
+        if "%" in value:
+            value = unquote(value, errors=_ESCAPE_ERRORS)
+        pairs.append((name, value))
+    return pairs
+
+
+# Werkzeug's error handler: a percent escape that is not UTF-8 stays as it was written.
+_ESCAPE_ERRORS = "werkzeug.url_quote"

@@ -16,14 +16,13 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any, Callable, Iterable
-from urllib.parse import parse_qsl
 
 from flask import Flask, current_app, has_app_context
 from werkzeug.exceptions import Forbidden, HTTPException
 
 from ..observability.logs import Webhook, current_webhook, log_request, request_id_for
 from ..observability.metrics import observe
-from .requests import is_plain_form, read_form
+from .requests import is_plain_form, parse_pairs, read_form
 from .signature import log as signature_log
 from .signature import public_url, signed
 from .sms import SMS_PATH, SMS_SORRY, answer_text
@@ -110,7 +109,7 @@ def _active_app() -> Flask | None:
 
 
 def _step_argument(query: str) -> str | None:
-    for name, value in parse_qsl(query, keep_blank_values=True):
+    for name, value in parse_pairs(query):
         if name == "step":
             return value
     return None

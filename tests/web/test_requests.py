@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import io
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
+
+import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" error handler)
+from hypothesis import given
+from hypothesis import strategies as st
 
 import pytest
 from flask import Flask, Request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.test import EnvironBuilder
 
-from helpline.web.requests import HelplineRequest
+from helpline.web.requests import HelplineRequest, parse_pairs
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -106,3 +110,23 @@ def test_the_forms_get_answers_as_werkzeugs_does():
                                 ("Confidence", None, float), ("Step", 0, int), ("Missing", 7, int), ("Empty", "e", None)]:
         assert ours.get(key, default, type_) == theirs.get(key, default, type_)
     assert ours.getlist("Digits") == ["1", "2"] and ours.to_dict() == theirs.to_dict()
+
+
+# Text built from what matters to the parser: separators, '+', escapes whole, cut short or not
+# UTF-8, and characters beyond ASCII.
+_PIECES = st.sampled_from(["&", "=", "+", "%", "%2", "%2B", "%26", "%3D", "%E2%82%AC", "%E2%82", "%FF",
+                           "%zz", "a", "B", "7", " ", "\u00e9", "\U0001F62D", ";"])
+
+
+@given(st.lists(_PIECES, max_size=40).map("".join))
+def test_the_pairs_are_parse_qsls(text):
+    assert parse_pairs(text) == parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_the_pairs_of_every_sample_body_are_parse_qsls(body):
+    try:
+        text = body.decode()
+    except ValueError:
+        pytest.skip("not UTF-8: read_form gives an empty form before parsing")
+    assert parse_pairs(text) == parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
