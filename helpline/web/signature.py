@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from flask import Request, abort, current_app, request
 from twilio.request_validator import RequestValidator, compare
+from werkzeug.datastructures import MultiDict
 from werkzeug.wsgi import get_host
 
 log = logging.getLogger(__name__)
@@ -34,21 +35,21 @@ class _FormValues:
 
     The validator asks a MultiDict for `getall`, falls back to `getlist` on the AttributeError,
     and so raised and caught one exception per parameter: about a third of the check's time.
+    It asks only for names the form has, and only sorts what it is given: a MultiDict keeps each
+    name's values as a list in the dict itself, handed over as it is without a call in Python.
     """
 
-    __slots__ = ("form",)
+    __slots__ = ("form", "getall")
 
     def __init__(self, form: Any):
         self.form = form
+        self.getall = functools.partial(dict.__getitem__, form) if isinstance(form, MultiDict) else form.getlist
 
     def __iter__(self):
         return iter(self.form)
 
     def __len__(self) -> int:
         return len(self.form)
-
-    def getall(self, name: str) -> list[str]:
-        return self.form.getlist(name)
 
 
 def signed(url: str, form: Any, signature: str, token: str) -> bool:

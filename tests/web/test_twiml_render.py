@@ -6,6 +6,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
 from helpline.web import twiml
+from helpline.web.requests import Form
 from helpline.web.signature import _FormValues
 from helpline.web.voice import GATHER_PATH
 from support import BASE, TOKEN
@@ -61,3 +62,6 @@ def test_the_validators_view_of_the_form_signs_like_the_form_itself():
     url = BASE + "/voice/gather?step=2"
     assert validator.compute_signature(url, _FormValues(form)) == validator.compute_signature(url, form)
     assert validator.compute_signature(url, _FormValues(MultiDict())) == validator.compute_signature(url, {})
+    parsed = Form(form.items(multi=True))  # the webhooks' own form
+    assert validator.compute_signature(url, _FormValues(parsed)) == validator.compute_signature(url, form)
+    assert parsed.getlist("Repeated") == ["b", "a"]  # the validator sorted a copy, not the form's own list
