@@ -139,3 +139,42 @@ def test_each_line_is_stamped_with_its_utc_time_to_the_millisecond():
         record.created = created
         expected = datetime.fromtimestamp(created, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         assert json.loads(formatter.format(record))["time"] == expected
+
+
+@pytest.mark.parametrize("path, route, form", [
+    ("/voice/gather", "voice.gather", {"CallSid": "CA" + "0" * 32, "From": NUMBER}),
+    ("/sms/" + NUMBER, None, {"MessageSid": "not a sid " + NUMBER}),
+    ("/healthz", "health", None),
+])
+def test_the_request_line_written_directly_is_the_line_logging_writes(monkeypatch, path, route, form):
+    """log_request writes its line itself where every handler is one of ours: the same line."""
+    import io
+    import time
+
+    from werkzeug.datastructures import MultiDict
+
+    from helpline.observability import logs
+
+    stream = io.StringIO()
+    root, ours = logging.getLogger(), logging.getLogger("helpline")
+    errors_only = logging.NullHandler()  # as the error counter: never shown an INFO line
+    errors_only.setLevel(logging.ERROR)
+    monkeypatch.setattr(root, "handlers", [logs.make_handler(stream), errors_only, logs.make_handler(stream)])
+    monkeypatch.setattr(ours, "level", logging.INFO)
+    monkeypatch.setattr(time, "time", lambda: 1763712000.1234567)
+    records = []
+    make_record = logs.request_log.makeRecord
+    monkeypatch.setattr(logs.request_log, "makeRecord", lambda *a, **k: records.append(a) or make_record(*a, **k))
+
+    def log() -> None:
+        logs.log_request("POST", path, 200, None, MultiDict(form) if form else None, "a" * 32, route)
+
+    log()
+    assert records == []  # written directly
+    root.handlers.append(logging.NullHandler())  # a handler of someone else's: the usual way
+    log()
+    assert len(records) == 1
+    lines = stream.getvalue().splitlines()  # two handlers: two lines directly, then two the usual way
+    assert len(lines) == 4 and len(set(lines)) == 1
+    usual = lines[-1]
+    assert NUMBER not in usual and json.loads(usual)["time"] == "2025-11-21T08:00:00.123Z"
