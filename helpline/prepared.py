@@ -14,6 +14,7 @@ whether it wrote anything, and begins one where the lock must last until its COM
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Callable, Sequence
 
 from sqlalchemy import DateTime
@@ -65,7 +66,17 @@ class _Plan:
     fixed: dict[str, Any]  # values built into the statement (a literal "active", LIMIT 1)
     columns: tuple[Any, ...]  # what a SELECT or RETURNING gives back
     writes: bool  # an INSERT, UPDATE or DELETE (also one inside a WITH)
-    results: tuple[Convert, ...] | None = None  # known from the first result's description
+    results: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None  # (column, conversion), known
+    # from the first result's description; only the columns that have one
+
+    def __post_init__(self) -> None:
+        # The values in the SQL's order, fetched by one C call, then only those with a conversion
+        # converted: most of a turn's values (ids, names, numbers, text) go to the driver as they are.
+        names = tuple(name for name, _ in self.binds)
+        self.names = names
+        self.take: Callable[[dict[str, Any]], tuple] = (
+            itemgetter(*names) if len(names) > 1 else (lambda given: (given[names[0]],)) if names else (lambda given: ()))
+        self.converts = tuple((i, convert) for i, (_, convert) in enumerate(self.binds) if convert)
 
 
 def _writes(compiled: Any) -> bool:
@@ -100,11 +111,13 @@ class Prepared:
         return plan
 
     @staticmethod
-    def _parameters(plan: _Plan, params: dict[str, Any]) -> tuple | dict:
-        given = plan.fixed | params if plan.fixed else params
-        if plan.positional:
-            return tuple(convert(given[name]) if convert else given[name] for name, convert in plan.binds)
-        return {name: convert(given[name]) if convert else given[name] for name, convert in plan.binds}
+    def _parameters(plan: _Plan, params: dict[str, Any]) -> tuple | list | dict:
+        values = plan.take(plan.fixed | params if plan.fixed else params)
+        if plan.converts:
+            values = list(values)
+            for i, convert in plan.converts:
+                values[i] = convert(values[i])
+        return values if plan.positional else dict(zip(plan.names, values))
 
     def run(self, conn: Connection, params: dict[str, Any] | list[dict[str, Any]]):
         """Execute (a list of parameter sets: executemany); returns the DBAPI cursor."""
@@ -141,11 +154,14 @@ class Prepared:
         try:
             row = cursor.fetchone()
             if plan.results is None:  # some conversions depend on the type the driver reports
-                plan.results = tuple(
-                    column.type.dialect_impl(conn.dialect).result_processor(conn.dialect, described[1])
-                    for column, described in zip(plan.columns, cursor.description))
+                converts = (column.type.dialect_impl(conn.dialect).result_processor(conn.dialect, described[1])
+                            for column, described in zip(plan.columns, cursor.description))
+                plan.results = tuple((i, convert) for i, convert in enumerate(converts) if convert)
         finally:
             cursor.close()
-        if row is None:
-            return None
-        return tuple(convert(value) if convert else value for convert, value in zip(plan.results, row))
+        if row is None or not plan.results:
+            return row
+        values = list(row)
+        for i, convert in plan.results:
+            values[i] = convert(values[i])
+        return tuple(values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from helpline.db import db
@@ -36,6 +36,20 @@ def test_values_go_in_and_come_back_as_sqlalchemy_converts_them(app):
     orm = db.session.scalars(select(Interaction).order_by(Interaction.dedupe_key)).all()
     assert [(i.dedupe_key, i.reply, i.created_at) for i in orm] == [
         ("a", {"say": [{"text": "Café 999"}]}, WHEN), ("b", None, WHEN)]
+
+
+@pytest.mark.parametrize("statement, params, expected", [
+    (select(func.count()).select_from(T), {}, (2,)),
+    (select(T.c.said).where(T.c.dedupe_key == bindparam("key")), {"key": "b"}, ("hello",)),
+    (select(T.c.dedupe_key, T.c.confidence).where(T.c.dedupe_key.in_([bindparam("one"), bindparam("two")]),
+                                                  T.c.confidence > bindparam("low")),
+     {"one": "a", "two": "b", "low": 0.25, "unused": 1}, ("a", 0.5)),
+], ids=["no values", "one value", "several, one given but not in the statement"])
+def test_statements_take_their_values_by_name_however_many(app, statement, params, expected):
+    conn = db.session.connection()
+    INSERT.execute(conn, [_row("a", confidence=0.5), _row("b", said="hello")])
+    assert Prepared(statement).first(conn, params) == expected
+    db.session.rollback()
 
 
 def test_a_broken_constraint_is_sqlalchemys_integrity_error_without_the_values(app):
