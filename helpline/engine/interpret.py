@@ -137,10 +137,31 @@ def _compiled(phrases: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(r"(?<![\w])(?:" + "|".join(f"(?:{_pattern(p)})" for p in phrases) + ")")
 
 
+def _any_phrase(free_text: FreeText) -> re.Pattern[str]:
+    """Every trigger's phrases in one pattern: it matches a text wherever any trigger's does.
+
+    Most texts hold none of the phrases (a number, "yes", "no"); one search tells so, where the
+    scan below searches once per trigger. Kept by the FreeText's identity: hashing one hashes
+    all its triggers, and a flow's FreeText lives as long as the flow.
+    """
+    held = _ANY_PHRASE.get(id(free_text))
+    if held is not None and held[0] is free_text:
+        return held[1]
+    triggers = ((free_text.crisis,) if free_text.crisis else ()) + free_text.emergency + free_text.possible
+    pattern = _compiled(tuple(phrase for trigger in triggers for phrase in trigger.phrases))
+    if len(_ANY_PHRASE) >= 64:  # flows reloaded many times (tests): forget the old ones
+        _ANY_PHRASE.clear()
+    _ANY_PHRASE[id(free_text)] = (free_text, pattern)
+    return pattern
+
+
+_ANY_PHRASE: dict[int, tuple[FreeText, re.Pattern[str]]] = {}
+
+
 def scan_free_text(free_text: FreeText, raw: str) -> tuple[str, FreeTextTrigger] | None:
     """Find a red flag or a crisis in free text: ("crisis"|"emergency"|"possible", trigger) or None."""
     text, clause_starts = _clauses(raw)
-    if not text:
+    if not text or _any_phrase(free_text).search(text) is None:
         return None
     groups: list[tuple[str, tuple[FreeTextTrigger, ...]]] = []
     if free_text.crisis:

@@ -1,7 +1,10 @@
 """Reading keys, words and free text (helpline.engine.interpret), as tables."""
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpline.engine.flow import FreeText, FreeTextTrigger, load_flow
 from helpline.engine.interpret import answer_for, is_repeat, normalise, scan_free_text
@@ -171,3 +174,28 @@ def test_a_trailing_star_matches_any_ending_but_only_from_a_word_start(raw, hit)
 def test_a_negation_reaches_three_words_within_its_clause(raw, hit):
     ft = FreeText(emergency=(FreeTextTrigger(("chest pain",), "e"),), negations=("no", "not", "none"))
     assert (scan_free_text(ft, raw) is not None) is hit
+
+
+def _words_of_the_real_flow() -> list[str]:
+    ft = FLOW.free_text
+    triggers = ((ft.crisis,) if ft.crisis else ()) + ft.emergency + ft.possible
+    phrases = [p.rstrip("*") for t in triggers for p in t.phrases]
+    # whole phrases, their words alone, endings, negations and the words around them
+    return sorted({*phrases, *(w for p in phrases for w in p.split()), *ft.negations,
+                   "ness", "ed", "un", "1", "yes", "and", "but", "my", "leg", "back", ",", ".", "!", "\U0001F62D"})
+
+
+@given(st.lists(st.sampled_from(_words_of_the_real_flow()), max_size=12),
+       st.lists(st.sampled_from([" ", "", ", "]), min_size=12, max_size=12))
+@settings(max_examples=400, deadline=None)
+def test_the_one_search_before_the_scan_never_hides_a_trigger(words, gaps):
+    """scan_free_text first asks one pattern of every phrase whether any could match: the answer
+    is the scan's own, trigger for trigger, with or without that question."""
+    from helpline.engine import interpret
+
+    raw = "".join(word + gap for word, gap in zip(words, gaps))
+    quick = scan_free_text(FLOW.free_text, raw)
+    always = re.compile("")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(interpret, "_any_phrase", lambda free_text: always)
+        assert scan_free_text(FLOW.free_text, raw) == quick
