@@ -1,7 +1,8 @@
 """Voice webhooks: the call, its Gather actions, status callbacks and the fallback.
 
-The call and its Gather actions are answered by `answer_call`, from Flask's views here or, for
-nearly every request, in front of Flask (helpline.web.webhooks).
+The call and its Gather actions are answered by `answer_call`, its status callbacks by
+`answer_status`, from Flask's views here or, for nearly every request, in front of Flask
+(helpline.web.webhooks).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 CALL_PATH = "/voice"
 GATHER_PATH = "/voice/gather"
+STATUS_PATH = "/voice/status"
 
 
 def _helpline() -> Helpline:
@@ -101,16 +103,20 @@ def answer_call(hl: Helpline, form: Any, step: int, script_root: str) -> str:
     return voice_xml(reply, action, hl.voice_name)
 
 
-@bp.post("/voice/status")
+@bp.post(STATUS_PATH)
 @twilio_signed
 def status():
     """Status callback: mark the call completed or abandoned; escalate a red flag left mid-flow."""
-    form = request.form
+    return xml(answer_status(_helpline(), request.form))
+
+
+def answer_status(hl: Helpline, form: Any) -> str:
+    """A call's status callback, as (empty) TwiML. Nobody is on the line to hear anything: a
+    failure goes back to Twilio as an error, which its console shows."""
     call_sid, call_status = form.get("CallSid", ""), form.get("CallStatus", "")
     if call_sid and call_status:
-        hl = _helpline()
         conversations.call_status(hl, call_sid, call_status, hl.now())
-    return xml(empty())
+    return str(empty())
 
 
 @bp.route("/voice/fallback", methods=["GET", "POST"])

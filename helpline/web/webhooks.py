@@ -1,10 +1,10 @@
-"""A conversation's webhooks answered in front of Flask: POST /voice, /voice/gather and /sms.
+"""A conversation's webhooks answered in front of Flask: POST /voice, /voice/gather, /voice/status and /sms.
 
 They are nearly all of the help line's traffic, and a caller waits in silence while one runs.
 Flask's machinery around each (request context, URL routing, before and after hooks, session,
-the Response object) was about a fifth of a turn (docs/benchmarks.md), so these three are
+the Response object) was about a fifth of a turn (docs/benchmarks.md), so these are
 answered here, at the WSGI level, by the code Flask's views use too: the same form parsing and
-size limit, signature check, use cases (voice.answer_call, sms.answer_text), safe answers on
+size limit, signature check, use cases (voice.answer_call and answer_status, sms.answer_text), safe answers on
 failure, request id, request log line and metrics. An app context is pushed as Flask would,
 for the database session and the settings.
 
@@ -18,7 +18,7 @@ import time
 from typing import Any, Callable, Iterable
 
 from flask import Flask, current_app, has_app_context
-from werkzeug.exceptions import Forbidden, HTTPException
+from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError
 
 from ..observability.logs import Webhook, current_webhook, log_request, request_id_for
 from ..observability.metrics import observe
@@ -27,7 +27,7 @@ from .signature import log as signature_log
 from .signature import public_url, signed
 from .sms import SMS_PATH, SMS_SORRY, answer_text
 from .twiml import safe_voice, sms_reply
-from .voice import CALL_PATH, GATHER_PATH, answer_call, parse_step, safe_voice_answer
+from .voice import CALL_PATH, GATHER_PATH, STATUS_PATH, answer_call, answer_status, parse_step, safe_voice_answer
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,12 @@ StartResponse = Callable[..., Any]
 XML = "text/xml; charset=utf-8"
 
 # path -> the Flask endpoint it stands for (the route in logs and metrics)
-ROUTES = {CALL_PATH: "voice.incoming_call", GATHER_PATH: "voice.gather", SMS_PATH: "sms.incoming_text"}
+ROUTES = {CALL_PATH: "voice.incoming_call", GATHER_PATH: "voice.gather", SMS_PATH: "sms.incoming_text",
+          STATUS_PATH: "voice.status"}
 
 
 class Webhooks:
-    """WSGI middleware: the three webhooks here, every other request to `flask_wsgi`."""
+    """WSGI middleware: the conversation's webhooks here, every other request to `flask_wsgi`."""
 
     def __init__(self, app: Flask, flask_wsgi: Callable[[dict, StartResponse], Iterable[bytes]]):
         self.app = app
@@ -94,6 +95,12 @@ class Webhooks:
         hl = self.app.extensions["helpline"]
         if path == SMS_PATH:  # answer_text answers any failure of the turn with a safe text itself
             twiml = answer_text(hl, webhook.form, environ.get("HTTP_I_TWILIO_IDEMPOTENCY_TOKEN"))
+        elif path == STATUS_PATH:  # the call is over: a failure is Twilio's to see, as Flask would answer it
+            try:
+                twiml = answer_status(hl, webhook.form)
+            except Exception:
+                log.exception("call status callback failed")
+                return _error(InternalServerError(), environ)
         else:
             try:
                 step = 0 if path == CALL_PATH else parse_step(_step_argument(environ.get("QUERY_STRING", "")))

@@ -8,7 +8,10 @@ from urllib.parse import urlencode
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
+from helpline.db import db
+from helpline.models import Conversation, Interaction
 from helpline.web import webhooks
 from helpline.web.webhooks import Webhooks
 from support import BASE, TOKEN, sid, sign
@@ -49,9 +52,11 @@ def test_flasks_views_are_not_run_for_them(app, client, monkeypatch):
 
     for endpoint in webhooks.ROUTES.values():
         monkeypatch.setitem(app.view_functions, endpoint, not_here)
-    call = _post(client, "/voice", _call("/voice", sid("CA")))
+    call_sid = sid("CA")
+    call = _post(client, "/voice", _call("/voice", call_sid))
     text = _post(client, "/sms", {"MessageSid": sid("SM"), "From": NUMBER, "Body": "hello"})
-    assert call.status_code == text.status_code == 200
+    ended = _post(client, "/voice/status", _call("/voice/status", call_sid, CallStatus="completed"))
+    assert call.status_code == text.status_code == ended.status_code == 200
     assert "<Gather" in call.get_data(as_text=True) and "<Message>" in text.get_data(as_text=True)
 
 
@@ -72,6 +77,15 @@ def test_the_same_answers_as_flasks_views_turn_by_turn(app, client, flask_only):
                 break
             actions[c] = body.split('action="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
         assert answers[0] == answers[1]
+    for status in ("completed", "completed"):  # the call ends mid-flow, and Twilio sends it again
+        ended = [_post(c, "/voice/status", _call("/voice/status", sids[c], CallStatus=status)) for c in (client, flask_only)]
+        assert [(r.status_code, r.headers["Content-Type"], r.get_data()) for r in ended][0] == \
+            [(r.status_code, r.headers["Content-Type"], r.get_data()) for r in ended][1]
+    for c in (client, flask_only):
+        conv = db.session.scalars(select(Conversation).where(Conversation.call_sid == sids[c])).one()
+        statuses = db.session.scalar(select(func.count()).select_from(Interaction).where(
+            Interaction.external_id == sids[c], Interaction.kind == "status"))
+        assert (conv.status, statuses) == ("abandoned", 1)
     numbers = {client: "+447911000001", flask_only: "+447911000002"}
     for words in ["my back hurts after deadlifts", "no", "2", "no", "no", "20", "STOP", "START", "HELP"]:
         answers = []
@@ -106,7 +120,7 @@ def test_other_requests_go_on_to_flask(app, client):
     multipart = client.post("/sms", data=params, content_type="multipart/form-data",
                             headers={"X-Twilio-Signature": sign("/sms", params)})
     assert multipart.status_code == 200 and "<Message>" in multipart.get_data(as_text=True)
-    assert client.post("/voice/status", data={}).status_code == 403  # not one of the three: Flask's
+    assert client.post("/sms/status", data={}).status_code == 403  # not one of the conversation's: Flask's
 
 
 def test_a_request_id_from_a_proxy_is_kept_and_the_request_is_logged_once(app, client, log_lines):
@@ -171,3 +185,20 @@ def test_under_a_path_prefix_the_gather_action_keeps_it(app):
                                       base_url="http://localhost/helpline/", headers={"X-Twilio-Signature": signature})
     assert response.status_code == 200
     assert 'action="/helpline/voice/gather?step=1"' in response.get_data(as_text=True)
+
+
+def test_a_failed_status_callback_is_an_error_for_twilio_as_flasks_view_makes_it(app, client, flask_only, monkeypatch,
+                                                                               log_lines):
+    from helpline import conversations
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database is away")
+
+    monkeypatch.setattr(conversations, "call_status", broken)
+    params = _call("/voice/status", sid("CA"), CallStatus="completed")
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: Flask answers 500 rather than raise
+    ours, theirs = (_post(c, "/voice/status", params) for c in (client, flask_only))
+    assert ours.status_code == theirs.status_code == 500
+    assert ours.get_data() == theirs.get_data()
+    failed = [line for line in log_lines() if line["level"] == "ERROR" and line["logger"] == "helpline.web.webhooks"]
+    assert len(failed) == 1 and "RuntimeError: the database is away" in failed[0]["exception"]
