@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
+from operator import attrgetter
 from datetime import datetime
 from typing import Any, Iterator
 
@@ -80,8 +81,7 @@ _EVERY_TURN = ("state", "answers", "rules_fired", "updated_at")
 _PLAIN = tuple(name for name in COLUMNS if name != "id" and name not in _EVERY_TURN)
 
 
-def _plain(record: ConversationRecord) -> tuple:
-    return tuple(getattr(record, name) for name in _PLAIN)
+_plain = attrgetter(*_PLAIN)  # the record's plain columns, as a tuple (there are more than one)
 
 
 def _record_from(row: tuple) -> ConversationRecord:
@@ -363,10 +363,16 @@ def save(record: ConversationRecord) -> None:
 
 def _log_values(rows: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
     for i, row in enumerate(rows):
-        suffix = f"_{i}"
-        for name in _NO_INPUT:
-            values[name + suffix] = row.get(name)
+        get = row.get
+        for name, key in _row_keys(i):
+            values[key] = get(name)
     return values
+
+
+@cache
+def _row_keys(i: int) -> tuple[tuple[str, str], ...]:
+    """(column, the statement's name for it in row i): built once, not for every turn."""
+    return tuple((name, f"{name}_{i}") for name in _NO_INPUT)
 
 
 # On PostgreSQL a turn's UPDATE rides in the log rows' INSERT as a data-modifying WITH: one
