@@ -329,9 +329,11 @@ def _json_handlers_only() -> list[logging.StreamHandler] | None:
             if handler.level > logging.INFO:  # never shown the line (the error counter)
                 continue
             if (not getattr(handler, "_helpline", False) or type(handler.formatter) is not JsonFormatter
-                    or not isinstance(handler, logging.StreamHandler)
-                    or any(type(f) not in _OUR_FILTERS for f in handler.filters)):
+                    or not isinstance(handler, logging.StreamHandler)):
                 return None
+            for f in handler.filters:
+                if type(f) not in _OUR_FILTERS:
+                    return None
             found.append(handler)
         if not logger.propagate:
             break

@@ -107,7 +107,8 @@ def test_the_forms_get_answers_as_werkzeugs_does():
     items = [("Digits", "1"), ("Digits", "2"), ("Confidence", "0.5"), ("Empty", ""), ("Step", "x")]
     ours, theirs = Form(items), ImmutableMultiDict(items)
     for key, default, type_ in [("Digits", None, None), ("Missing", None, None), ("Missing", "d", None),
-                                ("Confidence", None, float), ("Step", 0, int), ("Missing", 7, int), ("Empty", "e", None)]:
+                                ("Confidence", None, float), ("Step", 0, int), ("Missing", 7, int), ("Empty", "e", None),
+                                ("Confidence", "bad", int), ("Digits", "t", lambda v: None + v), ("Digits", None, str.upper)]:
         assert ours.get(key, default, type_) == theirs.get(key, default, type_)
     assert ours.getlist("Digits") == ["1", "2"] and ours.to_dict() == theirs.to_dict()
 
