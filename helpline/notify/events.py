@@ -169,4 +169,4 @@ def queue_advice_text(hl: Helpline, conv: Any, now: datetime) -> int | None:
     safety_net = messages.fill(flow.safety_net.sms, variables) if node.safety_net else ""
     body = messages.advice(messages.fill(node.text.sms, variables), safety_net)
     return _enqueue(conv.caller, body, messages.ADVICE, now, dedupe_key=f"advice:{conv.id}",
-                  conversation_id=conv.id, max_segments=ADVICE_MAX_SEGMENTS)
+                    conversation_id=conv.id, max_segments=ADVICE_MAX_SEGMENTS)
