@@ -258,9 +258,11 @@ def init_app(app: Flask) -> None:
     # Our own loggers keep their level even if a library (Alembic's fileConfig) resets the root.
     logging.getLogger("helpline").setLevel(app.config.get("LOG_LEVEL", "INFO"))
     app.logger.removeHandler(default_handler)
-    # No log line names the thread or process (a worker is known by its requests' ids): a record
-    # made without looking them up costs about a quarter less, and every request makes one.
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    # No line of ours names the thread (a worker is known by its requests' ids): a record made
+    # without looking it up costs less, and every request makes one. The process id stays:
+    # gunicorn's own lines in a worker ("Error handling request", "Worker exiting") format it,
+    # and without it they fail to print.
+    logging.logThreads = logging.logMultiprocessing = False
 
     @app.before_request
     def _start() -> None:

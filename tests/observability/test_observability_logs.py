@@ -95,6 +95,22 @@ def test_the_app_logs_json_lines_to_stderr(app, capsys):
     assert any(line["message"] == "a plain line from [phone]" and line["level"] == "WARNING" for line in ours)
 
 
+def test_gunicorns_own_lines_still_print_in_a_worker_after_the_app_is_built(app, capsys):
+    """gunicorn's lines in a worker ("Error handling request", "Worker exiting") carry the process
+    id: the app's logging set-up must leave records able to give it."""
+    import os
+
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    create_app({**app.config, "DATABASE_URL": app.config["DATABASE_URL"]})
+    gunicorn_log = Logger(Config())
+    gunicorn_log.info("Worker exiting (pid: %s)", 4242)
+    err = capsys.readouterr().err
+    assert "Logging error" not in err
+    assert f"[{os.getpid()}] [INFO] Worker exiting (pid: 4242)" in err
+
+
 def test_the_request_line_names_twilio_sids_and_nothing_else(app, twilio, client, log_lines):
     Caller(twilio, number=NUMBER).call()
     twilio("/voice", {"CallSid": NUMBER, "From": NUMBER})  # not a SID: a number where one should be
