@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from .db import db
 from .models import Conversation, Interaction, OptOut
 from .prepared import Prepared
+from .writer_queue import WriterQueue, for_database
 
 CONVERSATION = Conversation.__table__
 INTERACTION = Interaction.__table__
@@ -183,8 +184,12 @@ class _Own:
     autocommit: bool = False  # each statement commits itself
     whole_write: bool = False  # the next write is all the turn writes (turn_store.log)
     sealed: bool = False  # that write ran and committed itself: nothing may follow it
+    queue: WriterQueue | None = None  # SQLite: the machine's turns take turns to write (writer_queue)
+    queued: bool = False  # this turn holds its place in that queue
 
     def about_to_write(self) -> None:
+        if self.queue is not None and not self.queued:
+            self.queued = self.queue.join()
         if self.sealed:
             raise WroteAfterItsLastWrite("a turn wrote again after the write that committed it")
         self.wrote = True
@@ -241,6 +246,8 @@ def own_transaction(read_first: bool = False) -> Iterator[None]:
     engine = db.engine
     pooled = engine.raw_connection()
     own = _Own(engine.dialect, pooled)
+    if engine.dialect.name == "sqlite":
+        own.queue = for_database(engine.url.database)
     if read_first and engine.dialect.name == "postgresql":
         pooled.dbapi_connection.autocommit = own.autocommit = True
     token = _own.set(own)
@@ -277,6 +284,8 @@ def own_transaction(read_first: bool = False) -> Iterator[None]:
             pooled.invalidate()
         raise
     finally:
+        if own.queued:  # after the COMMIT (or ROLLBACK): the next turn may write
+            own.queue.leave()
         _own.reset(token)
         if own.autocommit and pooled.dbapi_connection is not None:
             try:  # the pool's connections begin transactions, as SQLAlchemy expects of them
