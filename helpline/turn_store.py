@@ -188,7 +188,10 @@ class _Own:
     queued: bool = False  # this turn holds its place in that queue
 
     def about_to_write(self) -> None:
-        if self.queue is not None and not self.queued:
+        if self.queue is not None and not self.wrote:
+            # At the first write only, so the queue always comes before SQLite's write lock: a
+            # turn that went on without it holds that lock from its first write, and must not
+            # then wait for a place behind a turn that is waiting for the lock.
             self.queued = self.queue.join()
         if self.sealed:
             raise WroteAfterItsLastWrite("a turn wrote again after the write that committed it")

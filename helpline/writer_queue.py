@@ -11,6 +11,9 @@ So a process that does not queue (the notification worker, a command, the ORM's 
 as safe as before, and a turn that cannot join the queue (no file, or no place in it within
 WAIT_SECONDS) goes on without it, to SQLite's busy timeout as before. The wait is bounded so that
 a turn behind a long write elsewhere still answers within gunicorn's and Twilio's time limits.
+A flock belongs to an open file, so the threads of one process share one place in the queue:
+gunicorn's sync workers run one request at a time, and two threads writing at once are left to
+SQLite's locking as before.
 """
 from __future__ import annotations
 
@@ -70,6 +73,8 @@ class WriterQueue:
         # without the queue, as it would without this module.
         if threading.current_thread() is not threading.main_thread():
             return False
+        if signal.getitimer(signal.ITIMER_REAL)[0]:
+            return False  # someone else's alarm is set: it is not ours to move
         previous = signal.signal(signal.SIGALRM, self._late)
         self._waiting = True
         try:
@@ -86,7 +91,8 @@ class WriterQueue:
         finally:
             self._waiting = False
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            # None: the handler before was not set from Python; the default is the nearest to it.
+            signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
 
     def _late(self, signum, frame) -> None:
         if self._waiting:  # the alarm is one-shot: this raises at most once a wait

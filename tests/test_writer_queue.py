@@ -104,6 +104,24 @@ def test_the_wait_is_bounded_and_leaves_the_alarm_as_it_found_it(tmp_path, monke
         holder.leave()
 
 
+def test_an_alarm_set_by_someone_else_is_left_alone(tmp_path):
+    path = str(tmp_path / "helpline.db-writer")
+    holder = WriterQueue(path)
+    assert holder.join()
+
+    def child() -> bytes:
+        signal.signal(signal.SIGALRM, lambda *_: None)
+        signal.setitimer(signal.ITIMER_REAL, 30.0)
+        joined = WriterQueue(path).join()
+        remaining = signal.getitimer(signal.ITIMER_REAL)[0]
+        return repr((joined, 25.0 < remaining <= 30.0)).encode()
+
+    try:
+        assert _in_child(child) == b"(False, True)"  # on without the queue, the alarm still counting
+    finally:
+        holder.leave()
+
+
 def test_outside_the_main_thread_a_busy_queue_is_passed_by_at_once(tmp_path):
     path = str(tmp_path / "helpline.db-writer")
     holder = WriterQueue(path)
@@ -182,3 +200,19 @@ def test_a_turn_still_writes_when_the_queue_is_held_elsewhere_too_long(app, monk
         os.close(fd)
     db.session.rollback()
     assert _count(Conversation) == 1
+
+
+def test_a_turn_that_went_on_without_the_queue_does_not_ask_again_at_its_next_write(app, monkeypatch):
+    # It holds SQLite's write lock from its first write: waiting then for a place behind a turn
+    # that waits for that lock would hold both up.
+    queue = _sqlite_queue(app)
+    db.session.commit()
+    asked: list[int] = []
+    monkeypatch.setattr(queue, "join", lambda: asked.append(1) or False)
+    first, second = _texters_record(), _texters_record()
+    with turn_store.own_transaction():
+        turn_store.save(first)
+        turn_store.save(second)
+    assert asked == [1]
+    db.session.rollback()
+    assert _count(Conversation) == 2
