@@ -12,10 +12,9 @@ import pytest
 
 from helpline import turn_store, writer_queue
 from helpline.db import db
-from helpline.writer_queue import WriterQueue
-
-from test_own_connection import _count, _texters_record
 from helpline.models import Conversation
+from helpline.writer_queue import WriterQueue
+from test_own_connection import _count, _texters_record
 
 
 def _held_elsewhere(path: str) -> bool:
@@ -83,31 +82,34 @@ def test_a_forked_child_does_not_inherit_its_parents_place(tmp_path, monkeypatch
     assert _in_child(lambda: b"joined" if queue.join() else b"went on without") == b"joined"
 
 
-def test_the_wait_is_bounded_and_leaves_the_alarm_as_it_found_it(tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(writer_queue, "WAIT_SECONDS", 0.2)
-    path = str(tmp_path / "helpline.db-writer")
+def _in_child_while_held(path: str, work) -> bytes:
+    """`work` in a forked child while this process holds the queue."""
     holder = WriterQueue(path)
     assert holder.join()
-
-    def child() -> bytes:
-        alarms: list[int] = []
-        signal.signal(signal.SIGALRM, lambda *_: alarms.append(1))
-        joined = WriterQueue(path).join()
-        state = (signal.getsignal(signal.SIGALRM) is not None and not isinstance(signal.getsignal(signal.SIGALRM), int),
-                 signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0), alarms == [])
-        return repr((joined, *state)).encode()
-
     try:
-        # Gave up, its own handler back in place, no alarm left set, and the old handler not called.
-        assert _in_child(child) == b"(False, True, True, True)"
+        return _in_child(work)
     finally:
         holder.leave()
 
 
+def test_the_wait_is_bounded_and_leaves_the_alarm_as_it_found_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer_queue, "WAIT_SECONDS", 0.2)
+    path = str(tmp_path / "helpline.db-writer")
+
+    def child() -> bytes:
+        alarms: list[int] = []
+        handler = lambda *_: alarms.append(1)  # noqa: E731
+        signal.signal(signal.SIGALRM, handler)
+        joined = WriterQueue(path).join()
+        return repr((joined, signal.getsignal(signal.SIGALRM) is handler,
+                     signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0), alarms == [])).encode()
+
+    # Gave up, the handler before back in place and never called, no alarm left set.
+    assert _in_child_while_held(path, child) == b"(False, True, True, True)"
+
+
 def test_an_alarm_set_by_someone_else_is_left_alone(tmp_path):
     path = str(tmp_path / "helpline.db-writer")
-    holder = WriterQueue(path)
-    assert holder.join()
 
     def child() -> bytes:
         signal.signal(signal.SIGALRM, lambda *_: None)
@@ -116,10 +118,8 @@ def test_an_alarm_set_by_someone_else_is_left_alone(tmp_path):
         remaining = signal.getitimer(signal.ITIMER_REAL)[0]
         return repr((joined, 25.0 < remaining <= 30.0)).encode()
 
-    try:
-        assert _in_child(child) == b"(False, True)"  # on without the queue, the alarm still counting
-    finally:
-        holder.leave()
+    # On without the queue at once, the alarm still counting.
+    assert _in_child_while_held(path, child) == b"(False, True)"
 
 
 def test_outside_the_main_thread_a_busy_queue_is_passed_by_at_once(tmp_path):
