@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
-from ..db import db
+from ..db import db, rare
 from ..models import Callback, Conversation
 from ..notify.models import PENDING, SENDING, UNKNOWN, Outbox
 from .logs import current_webhook
@@ -93,7 +93,7 @@ class DatabaseCollector:
                                   labels=["queue", "tier", "status"])
         for queue, t, status, n in db.session.execute(
             select(Callback.queue, tier, Callback.status, func.count())
-            .where(Callback.status.in_(OPEN_STATUSES_FOR_QUEUE)).group_by(Callback.queue, tier, Callback.status)
+            .where(rare(Callback.status.in_(OPEN_STATUSES_FOR_QUEUE))).group_by(Callback.queue, tier, Callback.status)
         ):
             depth.add_metric([queue, t, status], n)
         yield depth
@@ -113,7 +113,7 @@ class DatabaseCollector:
                                     labels=["queue", "tier"])
         for queue, t, n in db.session.execute(
             select(Callback.queue, tier, func.count())
-            .where(Callback.status.in_(OPEN_STATUSES_FOR_QUEUE), Callback.due_at < now).group_by(Callback.queue, tier)
+            .where(rare(Callback.status.in_(OPEN_STATUSES_FOR_QUEUE)), Callback.due_at < now).group_by(Callback.queue, tier)
         ):
             overdue.add_metric([queue, t], n)
         yield overdue

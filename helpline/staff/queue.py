@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import selectinload
 
-from ..db import db
+from ..db import db, rare
 from ..models import Callback
 from . import audit, texts
 from .models import CallbackAttempt, CallbackOutcome, CaseNote, Staff
@@ -130,7 +130,7 @@ def queue_page(settings: StaffSettings, staff: Staff, flt: QueueFilter, now: dat
         return QueuePage([], 0)
     query = (select(Callback.id, Callback.queue, Callback.disposition, Callback.priority, Callback.due_at,
                     Callback.created_at, Callback.next_attempt_at)
-             .where(Callback.status.in_(visible_statuses(staff)), Callback.queue.in_(queues)))
+             .where(rare(Callback.status.in_(visible_statuses(staff))), Callback.queue.in_(queues)))
     if flt.mine:
         query = query.where(Callback.claimed_by_id == staff.id)
     if flt.unclaimed:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from ..db import db
+from ..db import db, rare
 from ..models import Callback
 from .queue import WORKING
 from .settings import TIERS, StaffSettings, tier
@@ -58,7 +58,7 @@ def overview(settings: StaffSettings, now: datetime) -> Overview:
     counts = {p: {"open": 0, "claimed": 0, "unreachable": 0} for p in TIERS}
     rows = db.session.execute(
         select(Callback.queue, Callback.disposition, Callback.priority, Callback.status, func.count())
-        .where(Callback.status.in_((*WORKING, "unreachable")))
+        .where(rare(Callback.status.in_((*WORKING, "unreachable"))))
         .group_by(Callback.queue, Callback.disposition, Callback.priority, Callback.status))
     for queue, disposition, priority, status, n in rows:
         level = tier(queue, disposition, priority)
