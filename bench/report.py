@@ -119,9 +119,10 @@ def _targets(r: dict[str, Any]) -> list[str]:
                         f"| not measured: {pages.get('reason')} | |")
     micro = r.get("micro") or {}
     if "engine_step_key" in micro:
-        step = micro["engine_step_key"]["best_us"]
-        rows.append(f"| one engine step at most {TARGET_STEP_US:g} µs | {step} µs (a key press); "
-                    f"{micro['engine_step_words']['best_us']} µs (words, free-text scan) | {_yes(step <= TARGET_STEP_US)} |")
+        # Judged on the dearer of the two: a step with words (the free-text scan) is a step too.
+        key, words = micro["engine_step_key"]["best_us"], micro["engine_step_words"]["best_us"]
+        rows.append(f"| one engine step at most {TARGET_STEP_US:g} µs | {key} µs (a key press); "
+                    f"{words} µs (words, free-text scan) | {_yes(max(key, words) <= TARGET_STEP_US)} |")
     return rows
 
 
