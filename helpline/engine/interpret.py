@@ -38,7 +38,17 @@ def normalise(text: str) -> str:
 
 
 def _whole(phrase: str, text: str) -> bool:
-    return re.search(rf"(?<![\w]){re.escape(phrase)}(?![\w])", text) is not None
+    """Whether the phrase stands in the text as whole words."""
+    return _whole_pattern(phrase).search(text) is not None
+
+
+# The phrases are the word lists above and the flows' option words, a few hundred; bounded all the
+# same, so that a caller passing a person's words as the phrase could not grow it without end.
+@functools.lru_cache(maxsize=1024)
+def _whole_pattern(phrase: str) -> re.Pattern[str]:
+    # Built once per phrase: escaping and looking the pattern up in re's cache on every call was
+    # most of a step with words (a reply is tried against a dozen phrases or so).
+    return re.compile(rf"(?<![\w]){re.escape(phrase)}(?![\w])")
 
 
 def is_repeat(text: str) -> bool:
