@@ -23,6 +23,7 @@ PARTIAL_WORDS = (
     ("yes", ("yes", "yeah", "yep")),
     ("no", ("no", "nope", "nah")),
 )
+_PARTIAL = dict(PARTIAL_WORDS)  # by answer, built once
 REPEAT_WORDS = ("repeat", "again", "say that again", "pardon", "what", "nine", "9")
 
 _SPACES = re.compile(r"\s+")
@@ -74,7 +75,7 @@ def answer_for(node: Node, raw: str) -> str | None:
             for answer, words in PARTIAL_WORDS:
                 if any(_whole(w, text) for w in words):
                     # "yes" and "no" in one short reply is no answer at all
-                    if answer != "not_sure" and any(_whole(w, text) for w in dict(PARTIAL_WORDS)["no" if answer == "yes" else "yes"]):
+                    if answer != "not_sure" and any(_whole(w, text) for w in _PARTIAL["no" if answer == "yes" else "yes"]):
                         return None
                     return answer
         return None
@@ -91,13 +92,13 @@ def answer_for(node: Node, raw: str) -> str | None:
 
 def _leading_answer(text: str) -> str | None:
     """A reply that opens with its answer: "yes I have numbness down there", "not sure really"."""
-    if any(_whole(w, text) for w in dict(PARTIAL_WORDS)["not_sure"]):
+    if any(_whole(w, text) for w in _PARTIAL["not_sure"]):
         return "not_sure"  # any doubt counts as not sure (P5)
     for answer, words in PARTIAL_WORDS:
         for word in words:
             if text == word or text.startswith(word + " "):
                 rest = " ".join(text[len(word):].split())
-                opposite = dict(PARTIAL_WORDS)["no" if answer == "yes" else "yes"]
+                opposite = _PARTIAL["no" if answer == "yes" else "yes"]
                 if any(_whole(w, rest) for w in opposite):
                     return None  # "yes and no" is no answer at all
                 return answer
