@@ -48,7 +48,7 @@ def _whole(phrase: str, text: str) -> bool:
 @functools.lru_cache(maxsize=1024)
 def _whole_pattern(phrase: str) -> re.Pattern[str]:
     # Built once per phrase: escaping and looking the pattern up in re's cache on every call was
-    # most of a step with words (a reply is tried against a dozen phrases or so).
+    # over a quarter of a step with words (a reply is tried against a dozen phrases or so).
     return re.compile(rf"(?<![\w]){re.escape(phrase)}(?![\w])")
 
 
