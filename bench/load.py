@@ -62,6 +62,11 @@ class Point:
     database_cpu_us_per_request: float  # PostgreSQL's server processes (SQLite runs inside the workers)
     other_cpu_cores: float  # CPU the rest of the machine used meanwhile (other work: noise), in cores
     label: str = ""
+    # The help line's own time a request, from its request log (a worker's, from taking the
+    # request to answering it): what is left of the latency above is the wait for a free worker.
+    # None for the baseline, which logs no requests.
+    handling_p50_ms: float | None = None
+    handling_p99_ms: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,6 +99,41 @@ def run_wrk(url: str, prefix: Path, threads: int, connections: int, duration: fl
     raise RuntimeError(f"wrk printed no summary (exit {proc.returncode}): {out}\n{err}")
 
 
+REQUEST_LOGGER = '"logger":"helpline.request"'
+
+
+def handling_times(log: Path, start: int, end: int) -> dict[str, float] | None:
+    """p50 and p99 of the `duration_ms` of the request lines the server logged between two offsets
+    of its log; None where there are none (the baseline logs no requests). A line cut off at
+    `end` is left out."""
+    try:
+        with open(log, "rb") as fh:
+            fh.seek(start)
+            text = fh.read(max(end - start, 0)).decode("utf-8", "replace")
+    except OSError:
+        return None
+    durations = []
+    for line in text.splitlines():
+        if REQUEST_LOGGER not in line:
+            continue
+        try:
+            durations.append(float(json.loads(line)["duration_ms"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    if not durations:
+        return None
+    durations.sort()
+    at = lambda q: durations[min(len(durations) - 1, int(len(durations) * q))]  # noqa: E731
+    return {"p50_ms": at(0.50), "p99_ms": at(0.99), "requests": len(durations)}
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def measure(server: Server, app: str, database: str, prefix: Path, threads: int, connections: int,
             duration: float, label: str = "") -> Point:
     """One measured run: wrk's view (rate, latency, errors) and the server's CPU and memory."""
@@ -101,7 +141,9 @@ def measure(server: Server, app: str, database: str, prefix: Path, threads: int,
     cpu_before = server.cpu_seconds()
     busy_before, _ = busy_jiffies()
     db_before = database_server_cpu_seconds() if database == "postgresql" else 0.0
+    log_before = _size(server.log_path)
     summary, generator_cpu = run_wrk(server.url, prefix, threads, connections, duration)
+    log_after = _size(server.log_path)
     db_cpu = database_server_cpu_seconds() - db_before if database == "postgresql" else 0.0
     busy_after, _ = busy_jiffies()
     cpu_after = server.cpu_seconds()
@@ -110,6 +152,7 @@ def measure(server: Server, app: str, database: str, prefix: Path, threads: int,
     n = max(summary["requests"], 1)
     lat = summary["latency_us"]
     socket_errors = sum(summary[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts"))
+    handling = handling_times(server.log_path, log_before, log_after) or {}
     return Point(
         app=app, database=database, concurrency=connections, duration_s=round(seconds, 2),
         requests=summary["requests"], rps=round(summary["requests"] / seconds, 1),
@@ -125,4 +168,6 @@ def measure(server: Server, app: str, database: str, prefix: Path, threads: int,
         other_cpu_cores=round(max((busy_after - busy_before) / CLK_TCK - (cpu_after - cpu_before) - generator_cpu
                                   - db_cpu, 0) / seconds, 2),
         label=label,
+        handling_p50_ms=handling.get("p50_ms"),
+        handling_p99_ms=handling.get("p99_ms"),
     )

@@ -15,3 +15,37 @@ def test_the_engine_step_target_is_judged_on_the_dearer_step(key, words, verdict
     micro = {"engine_step_key": {"best_us": key}, "engine_step_words": {"best_us": words}}
     [row] = [r for r in report._targets({"micro": micro}) if "engine step" in r]
     assert row.endswith(f"| {verdict} |")
+
+
+def _point(app: str, rps: float, p99: float, own: tuple[float, float] | None) -> dict:
+    return {"app": app, "concurrency": 32, "rps": rps, "p50_ms": p99 / 2, "p95_ms": p99 * 0.9, "p99_ms": p99,
+            "errors": 0, "server_cpu_us_per_request": 700.0, "database_cpu_us_per_request": 0.0,
+            "worker_rss_mb": [90.0] * 4, "generator_cpu_us_per_request": 100.0, "other_cpu_cores": 0.02,
+            "handling_p50_ms": own[0] if own else None, "handling_p99_ms": own[1] if own else None}
+
+
+def test_the_p99_row_says_how_much_of_it_was_the_help_lines_own_time():
+    run = {"database": "sqlite", "points": [_point("minimal", 5600, 13.9, None), _point("helpline", 2052, 30.8, (0.4, 9.5))]}
+    [row] = [r for r in report._targets({"load": [run]}) if "p99" in r]
+    assert row == ("| sqlite: p99 at c=32 at most 25 ms | 30.8 ms (the help line's own time, from a worker taking "
+                   "a request to its answer: p99 9.5 ms; the rest is the wait for a free worker) | **missed** |")
+
+
+def test_results_without_the_help_lines_own_time_still_report():
+    # Results saved before the request log was read have no handling figures.
+    old = {k: v for k, v in _point("helpline", 2052, 24.0, None).items() if not k.startswith("handling")}
+    run = {"database": "sqlite", "points": [_point("minimal", 5600, 13.9, None), old]}
+    [row] = [r for r in report._targets({"load": [run]}) if "p99" in r]
+    assert row == "| sqlite: p99 at c=32 at most 25 ms | 24.0 ms | met |"
+    table = report._load_tables({"load": [run]})
+    assert any(line.startswith("| 32 | help line | 2052 |") and "| - |" in line for line in table)
+
+
+def test_every_row_of_a_load_table_has_the_headers_columns():
+    run = {"database": "postgresql",
+           "points": [_point("minimal", 6600, 12.6, None), _point("helpline", 978, 47.6, (2.1, 14.0))]}
+    table = [line for line in report._load_tables({"load": [run]}) if line.startswith("|")]
+    header, *rows = table
+    assert "own p50 / p99 ms" in header
+    assert {line.count("|") for line in rows} == {header.count("|")}
+    assert any("| 2.1 / 14.0 |" in line for line in rows)

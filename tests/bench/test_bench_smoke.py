@@ -53,6 +53,9 @@ def test_signed_traffic_is_accepted_and_logged(smoke):
             assert point["errors"] == 0, point  # a 403 (bad signature) or safe-TwiML answer counts here
             assert point["server_cpu_us_per_request"] > 0 and point["worker_rss_mb"]
         assert by_app["helpline"]["wraps"] == 0  # every request the help line saw was new
+        # The help line's own time comes from its request log; the baseline logs no requests.
+        assert 0 < by_app["helpline"]["handling_p50_ms"] <= by_app["helpline"]["handling_p99_ms"]
+        assert by_app["minimal"]["handling_p99_ms"] is None
         census = run["census"]
         assert census["interaction"] >= by_app["helpline"]["requests"]  # every turn was logged
         dispositions = {row["disposition"] for row in census["conversations_by"] if row["disposition"]}
