@@ -62,9 +62,9 @@ class Point:
     database_cpu_us_per_request: float  # PostgreSQL's server processes (SQLite runs inside the workers)
     other_cpu_cores: float  # CPU the rest of the machine used meanwhile (other work: noise), in cores
     label: str = ""
-    # The help line's own time a request, from its request log (a worker's, from taking the
-    # request to answering it): what is left of the latency above is the wait for a free worker.
-    # None for the baseline, which logs no requests.
+    # The help line's own time a request, from its request log (from the app receiving the request
+    # to its answer being ready): what is left of the latency above is the wait for a free worker
+    # and gunicorn's reading and writing. None for the baseline, which logs no requests.
     handling_p50_ms: float | None = None
     handling_p99_ms: float | None = None
 

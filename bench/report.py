@@ -91,8 +91,9 @@ def _targets(r: dict[str, Any]) -> list[str]:
                         f"| {ratio:.0%} ({hl['rps']:.0f} of {base['rps']:.0f} req/s){_each_round(run, 32)} "
                         f"| {_yes(ratio >= TARGET_RATIO[db])} |")
             own = hl.get("handling_p99_ms")
-            waited = (f" (the help line's own time, from a worker taking a request to its answer: p99 "
-                      f"{_ms(own)} ms; the rest is the wait for a free worker)" if own is not None else "")
+            waited = (f" (the help line's own time, from the app receiving a request to its answer: p99 "
+                      f"{_ms(own)} ms; the rest is the wait for a free worker and gunicorn's reading and "
+                      "writing)" if own is not None else "")
             rows.append(f"| {db}: p99 at c=32 at most {TARGET_P99_MS:g} ms | {_ms(hl['p99_ms'])} ms{waited} "
                         f"| {_yes(hl['p99_ms'] <= TARGET_P99_MS)} |")
     for run in r.get("scale") or []:

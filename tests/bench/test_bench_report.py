@@ -27,8 +27,9 @@ def _point(app: str, rps: float, p99: float, own: tuple[float, float] | None) ->
 def test_the_p99_row_says_how_much_of_it_was_the_help_lines_own_time():
     run = {"database": "sqlite", "points": [_point("minimal", 5600, 13.9, None), _point("helpline", 2052, 30.8, (0.4, 9.5))]}
     [row] = [r for r in report._targets({"load": [run]}) if "p99" in r]
-    assert row == ("| sqlite: p99 at c=32 at most 25 ms | 30.8 ms (the help line's own time, from a worker taking "
-                   "a request to its answer: p99 9.5 ms; the rest is the wait for a free worker) | **missed** |")
+    assert row == ("| sqlite: p99 at c=32 at most 25 ms | 30.8 ms (the help line's own time, from the app "
+                   "receiving a request to its answer: p99 9.5 ms; the rest is the wait for a free worker and "
+                   "gunicorn's reading and writing) | **missed** |")
 
 
 def test_results_without_the_help_lines_own_time_still_report():
