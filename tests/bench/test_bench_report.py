@@ -50,3 +50,9 @@ def test_every_row_of_a_load_table_has_the_headers_columns():
     assert "own p50 / p99 ms" in header
     assert {line.count("|") for line in rows} == {header.count("|")}
     assert any("| 2.1 / 14.0 |" in line for line in rows)
+
+
+def test_a_ratio_just_under_its_target_does_not_read_as_the_target():
+    run = {"database": "sqlite", "points": [_point("minimal", 7628, 11.8, None), _point("helpline", 2637, 21.8, (0.4, 8.5))]}
+    [row] = [r for r in report._targets({"load": [run]}) if "throughput" in r]
+    assert "| 34.6% (2637 of 7628 req/s) |" in row and row.endswith("| **missed** |")
