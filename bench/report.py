@@ -318,6 +318,58 @@ def charts(r: dict[str, Any], folder: Path = CHARTS) -> list[Path]:
     return made
 
 
+def _cpu(p: dict[str, Any]) -> float:
+    """CPU µs a request, all of it: gunicorn's master and workers, PostgreSQL's server, the generator."""
+    return (p["server_cpu_us_per_request"] + p.get("database_cpu_us_per_request", 0.0)
+            + p["generator_cpu_us_per_request"])
+
+
+def budget(base: dict[str, Any], hl: dict[str, Any], target: float) -> dict[str, float]:
+    """What the throughput target leaves for a request, from the CPU the run measured.
+
+    Under load the machine is CPU-bound (the cores busy come near all of them), so throughput is
+    the CPU it gives divided by the CPU a request takes. At the CPU the help line's run used,
+    `target` times the baseline's rate allows `allowed_us` a request in all. Of that, the
+    baseline's own workers (gunicorn and Flask, which every request pays) and the generator's
+    share leave `room_us` for what the help line adds: its workers' CPU beyond the baseline's,
+    and the database server's (`added_us`).
+    """
+    busy = hl["rps"] * _cpu(hl) / 1e6
+    allowed = busy * 1e6 / (target * base["rps"])
+    room = allowed - base["server_cpu_us_per_request"] - hl["generator_cpu_us_per_request"]
+    added = hl["server_cpu_us_per_request"] - base["server_cpu_us_per_request"] + hl.get("database_cpu_us_per_request", 0.0)
+    return {"busy_cores": busy, "baseline_busy_cores": base["rps"] * _cpu(base) / 1e6, "total_us": _cpu(hl),
+            "allowed_us": allowed, "room_us": room, "added_us": added, "cut": max(1 - room / added, 0.0)}
+
+
+def _budget_table(r: dict[str, Any]) -> list[str]:
+    rows = ["| database | app | workers µs/req | database server µs/req | generator µs/req | all µs/req "
+            "| cores busy |", "|---|---|---|---|---|---|---|"]
+    said = []
+    for run in r.get("load") or []:
+        db = run["database"]
+        for base, hl in _pairs(run):
+            if hl["concurrency"] != 32:
+                continue
+            b = budget(base, hl, TARGET_RATIO[db])
+            for name, p, busy in (("baseline", base, b["baseline_busy_cores"]), ("help line", hl, b["busy_cores"])):
+                rows.append(f"| {db} | {name} | {p['server_cpu_us_per_request']:.0f} "
+                            f"| {p.get('database_cpu_us_per_request', 0.0):.0f} "
+                            f"| {p['generator_cpu_us_per_request']:.0f} | {_cpu(p):.0f} | {busy:.2f} |")
+            server = ", and the database server's" if hl.get("database_cpu_us_per_request") else ""
+            verdict = (f"the help line's part must shrink by {b['cut']:.0%}" if b["cut"] > 0
+                       else "the help line's part fits")
+            said.append(f"- {db}: at the {b['busy_cores']:.2f} cores the help line's run kept busy, "
+                        f"{TARGET_RATIO[db]:.0%} of the baseline ({TARGET_RATIO[db] * base['rps']:.0f} req/s) allows "
+                        f"{b['allowed_us']:.0f} µs a request in all, against {b['total_us']:.0f} µs measured. The "
+                        f"baseline's workers and the generator take {b['allowed_us'] - b['room_us']:.0f} µs of it, "
+                        f"leaving {b['room_us']:.0f} µs for what the help line adds (its workers' CPU beyond the "
+                        f"baseline's{server}), which took {b['added_us']:.0f} µs: {verdict}.")
+    if not said:
+        return []
+    return ["### CPU a request at c=32, and what the throughput target leaves", "", *rows, "", *said, ""]
+
+
 def figures(r: dict[str, Any]) -> str:
     m = r.get("machine") or {}
     command = next((run["command"] for run in r.get("load") or []), "")
@@ -333,6 +385,7 @@ def figures(r: dict[str, Any]) -> str:
         "### Throughput and latency against concurrency", "",
         "![latency and throughput against concurrency](benchmarks/latency-vs-concurrency.svg)", "",
         *_load_tables(r),
+        *_budget_table(r),
         "### Scale: the same turn on an empty and a preloaded database", "",
         "![latency against database size](benchmarks/latency-vs-size.svg)", "",
         *_scale_tables(r),

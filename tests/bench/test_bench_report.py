@@ -56,3 +56,43 @@ def test_a_ratio_just_under_its_target_does_not_read_as_the_target():
     run = {"database": "sqlite", "points": [_point("minimal", 7628, 11.8, None), _point("helpline", 2637, 21.8, (0.4, 8.5))]}
     [row] = [r for r in report._targets({"load": [run]}) if "throughput" in r]
     assert "| 34.6% (2637 of 7628 req/s) |" in row and row.endswith("| **missed** |")
+
+
+def _cpu_point(app: str, rps: float, workers: float, database: float, generator: float) -> dict:
+    return {**_point(app, rps, 20.0, None), "server_cpu_us_per_request": workers,
+            "database_cpu_us_per_request": database, "generator_cpu_us_per_request": generator}
+
+
+@pytest.mark.parametrize("base, hl, target, allowed, room, added, cut", [
+    # PostgreSQL's c=32 point of one run: the help line keeps 1.90 cores busy at 1,238 req/s.
+    ((6934, 231, 0, 54), (1238, 966, 473, 99), 0.30, 916, 586, 1208, 0.515),
+    # Already at the target: the whole of the measured CPU is allowed, and the part fits.
+    ((7000, 200, 0, 50), (2450, 600, 0, 100), 0.35, 700, 400, 400, 0.0),
+    # Above it: room to spare, nothing to cut.
+    ((7000, 200, 0, 50), (3000, 500, 0, 100), 0.35, 735, 435, 300, 0.0),
+])
+def test_the_budget_is_what_the_target_leaves_at_the_cpu_the_run_used(base, hl, target, allowed, room, added, cut):
+    b = report.budget(_cpu_point("minimal", *base), _cpu_point("helpline", *hl), target)
+    assert b["allowed_us"] == pytest.approx(allowed, abs=1)
+    assert b["room_us"] == pytest.approx(room, abs=1)
+    assert b["added_us"] == pytest.approx(added, abs=1)
+    assert b["cut"] == pytest.approx(cut, abs=0.002)
+
+
+def test_the_budget_section_names_the_database_server_only_where_there_is_one():
+    runs = [{"database": "postgresql", "points": [_cpu_point("minimal", 6934, 231, 0, 54),
+                                                  _cpu_point("helpline", 1238, 966, 473, 99)]},
+            {"database": "sqlite", "points": [_cpu_point("minimal", 7227, 219, 0, 52),
+                                              _cpu_point("helpline", 2192, 745, 0, 96)]}]
+    lines = report._budget_table({"load": runs})
+    assert lines[0].startswith("### CPU a request at c=32")
+    assert "| postgresql | help line | 966 | 473 | 99 | 1538 | 1.90 |" in lines
+    [pg] = [line for line in lines if line.startswith("- postgresql")]
+    [lite] = [line for line in lines if line.startswith("- sqlite")]
+    assert "and the database server's" in pg and "must shrink by 52%" in pg
+    assert "database server" not in lite and "must shrink by 21%" in lite
+
+
+def test_no_load_results_no_budget_section():
+    assert report._budget_table({}) == []
+    assert "### CPU a request" not in report.figures({})
