@@ -339,7 +339,8 @@ def budget(base: dict[str, Any], hl: dict[str, Any], target: float) -> dict[str,
     room = allowed - base["server_cpu_us_per_request"] - hl["generator_cpu_us_per_request"]
     added = hl["server_cpu_us_per_request"] - base["server_cpu_us_per_request"] + hl.get("database_cpu_us_per_request", 0.0)
     return {"busy_cores": busy, "baseline_busy_cores": base["rps"] * _cpu(base) / 1e6, "total_us": _cpu(hl),
-            "allowed_us": allowed, "room_us": room, "added_us": added, "cut": max(1 - room / added, 0.0)}
+            "allowed_us": allowed, "room_us": room, "added_us": added,
+            "cut": max(1 - room / added, 0.0) if added > 0 else 0.0}
 
 
 def _budget_table(r: dict[str, Any]) -> list[str]:

@@ -96,3 +96,8 @@ def test_the_budget_section_names_the_database_server_only_where_there_is_one():
 def test_no_load_results_no_budget_section():
     assert report._budget_table({}) == []
     assert "### CPU a request" not in report.figures({})
+
+
+def test_a_help_line_that_adds_nothing_has_nothing_to_cut():
+    b = report.budget(_cpu_point("minimal", 7000, 200, 0, 50), _cpu_point("helpline", 7000, 200, 0, 50), 0.35)
+    assert b["added_us"] == 0 and b["cut"] == 0.0
