@@ -114,8 +114,6 @@ def _sqlite_pragmas(app: Flask) -> None:
         return
     from sqlalchemy import event
 
-    from .writer_queue import AUTOCHECKPOINT_PAGES
-
     with app.app_context():
         engine = db.engine
 
@@ -126,7 +124,4 @@ def _sqlite_pragmas(app: Flask) -> None:
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            # The turns checkpoint outside their write queue (writer_queue); SQLite's own, inside
-            # a COMMIT, is left for a log nobody else checkpoints.
-            cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
             cursor.close()

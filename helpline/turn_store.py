@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from .db import db
 from .models import Conversation, Interaction, OptOut
 from .prepared import Prepared
-from .writer_queue import WriterQueue, checkpoint, for_database
+from .writer_queue import WriterQueue, for_database
 
 CONVERSATION = Conversation.__table__
 INTERACTION = Interaction.__table__
@@ -289,9 +289,6 @@ def own_transaction(read_first: bool = False) -> Iterator[None]:
     finally:
         if own.queued:  # after the COMMIT (or ROLLBACK): the next turn may write
             own.queue.leave()
-        if own.wrote and own.queue is not None and own.queue.checkpoint_due() \
-                and pooled.dbapi_connection is not None:
-            checkpoint(pooled.dbapi_connection)  # outside the queue (writer_queue)
         _own.reset(token)
         if own.autocommit and pooled.dbapi_connection is not None:
             try:  # the pool's connections begin transactions, as SQLAlchemy expects of them

@@ -14,17 +14,6 @@ a turn behind a long write elsewhere still answers within gunicorn's and Twilio'
 A flock belongs to an open file, so the threads of one process share one place in the queue:
 gunicorn's sync workers run one request at a time, and two threads writing at once are left to
 SQLite's locking as before.
-
-The write-ahead log is copied back into the database (a checkpoint) by the turns' processes
-after they have left the queue, not in a turn's COMMIT. SQLite's automatic checkpoint runs inside
-the COMMIT that fills the log past its threshold and flushes the log and the database to disk;
-a turn holds its place until its COMMIT returns, so every other turn on the machine waited for
-those flushes, and on a disk whose flushes now and then take a few hundred milliseconds every
-worker stood still that long (docs/benchmarks.md). So each process checkpoints after every
-CHECKPOINT_EVERY of its own turns, once it has given its place up: PASSIVE, which waits for no
-reader or writer, so the other turns go on writing meanwhile. The automatic checkpoint stays, at
-AUTOCHECKPOINT_PAGES, a size the turns' checkpoints keep the log well below: it is there for a
-database that only others write to (the staff pages, the notification worker, a command).
 """
 from __future__ import annotations
 
@@ -41,11 +30,6 @@ log = logging.getLogger(__name__)
 # turn still ends inside gunicorn's 10 s (and Twilio's 15 s) however long another write takes.
 WAIT_SECONDS = 2.0
 
-# A turn writes about seven pages to the log; with three or four processes taking turns, one of
-# them checkpoints every hundred turns or so, about as often as SQLite's default (1,000 pages).
-CHECKPOINT_EVERY = 250
-AUTOCHECKPOINT_PAGES = 10_000
-
 
 class _Late(Exception):
     """The wait for the queue ran out."""
@@ -59,7 +43,6 @@ class WriterQueue:
         self._fd: int | None = None
         self._pid: int | None = None
         self._waiting = False
-        self._turns = (os.getpid(), 0)  # (process, its turns that wrote since it last checkpointed)
 
     def _file(self) -> int | None:
         if self._pid != os.getpid():
@@ -118,26 +101,6 @@ class WriterQueue:
     def leave(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
             fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def checkpoint_due(self) -> bool:
-        """Count a turn of this process that wrote; True at every CHECKPOINT_EVERY-th."""
-        pid, turns = self._turns
-        turns = turns + 1 if pid == os.getpid() else 1  # a forked child counts its own
-        due = turns >= CHECKPOINT_EVERY
-        self._turns = (os.getpid(), 0 if due else turns)
-        return due
-
-
-def checkpoint(dbapi_connection) -> tuple[int, int, int] | None:
-    """Copy the log back into the database as far as no reader still needs it, without waiting
-    for anyone: SQLite's (busy, pages in the log, pages copied), or None if it failed. Called
-    outside the queue, after the turn committed: a failure only leaves the log to the next
-    checkpoint, so it is logged, not raised."""
-    try:
-        return tuple(dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
-    except Exception as error:  # noqa: BLE001  (the turn is answered and committed already)
-        log.warning("a checkpoint of the SQLite write-ahead log failed: %s", error)
-        return None
 
 
 @cache

@@ -6,7 +6,6 @@ import logging
 import os
 import select
 import signal
-import sqlite3
 import threading
 
 import pytest
@@ -217,69 +216,3 @@ def test_a_turn_that_went_on_without_the_queue_does_not_ask_again_at_its_next_wr
     assert asked == [1]
     db.session.rollback()
     assert _count(Conversation) == 2
-
-
-def test_a_process_checkpoints_at_every_nth_turn_that_wrote(tmp_path, monkeypatch):
-    monkeypatch.setattr(writer_queue, "CHECKPOINT_EVERY", 3)
-    queue = WriterQueue(str(tmp_path / "helpline.db-writer"))
-    assert [queue.checkpoint_due() for _ in range(7)] == [False, False, True, False, False, True, False]
-
-
-def test_a_forked_child_counts_its_own_turns_towards_a_checkpoint(tmp_path, monkeypatch):
-    monkeypatch.setattr(writer_queue, "CHECKPOINT_EVERY", 2)
-    queue = WriterQueue(str(tmp_path / "helpline.db-writer"))
-    assert queue.checkpoint_due() is False  # the parent is one turn from its checkpoint
-    assert _in_child(lambda: b"due" if queue.checkpoint_due() else b"not yet") == b"not yet"
-    assert queue.checkpoint_due() is True
-
-
-def test_a_failed_checkpoint_is_logged_and_not_raised(caplog):
-    class Broken:
-        def execute(self, sql):
-            raise sqlite3.OperationalError("disk I/O error")
-
-    with caplog.at_level(logging.WARNING, logger="helpline.writer_queue"):
-        assert writer_queue.checkpoint(Broken()) is None
-    assert "checkpoint of the SQLite write-ahead log failed: disk I/O error" in caplog.text
-
-
-def test_the_automatic_checkpoint_is_set_above_what_the_turns_let_the_log_reach(app):
-    _sqlite_queue(app)
-    with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == writer_queue.AUTOCHECKPOINT_PAGES
-    assert writer_queue.CHECKPOINT_EVERY * 10 < writer_queue.AUTOCHECKPOINT_PAGES  # ten pages a turn at most
-
-
-def test_a_turns_checkpoint_runs_after_it_has_left_the_queue(app, monkeypatch):
-    # SQLite's own checkpoint ran inside the COMMIT, holding every other turn on the machine
-    # while it flushed the log and the database to disk.
-    queue = _sqlite_queue(app)
-    monkeypatch.setattr(writer_queue, "CHECKPOINT_EVERY", 1)
-    db.session.commit()
-    seen = []
-
-    def recorded(dbapi_connection):
-        seen.append((_held_elsewhere(queue.path), writer_queue.checkpoint(dbapi_connection)))
-        return seen[-1][1]
-
-    monkeypatch.setattr(turn_store, "checkpoint", recorded)
-    with turn_store.own_transaction():
-        turn_store.load_call("CA" + "0" * 32, "a-request-key")  # read only: not counted
-    assert seen == []
-    with turn_store.own_transaction():
-        turn_store.save(_texters_record())
-    [(held, (busy, pages, copied))] = seen
-    assert not held  # the next turn could write while this one checkpointed
-    assert busy == 0 and pages > 0 and copied == pages  # the whole log is back in the database
-    db.session.rollback()
-    assert _count(Conversation) == 1
-
-
-def test_without_turns_that_write_the_log_is_left_to_sqlite(app, monkeypatch):
-    _sqlite_queue(app)
-    monkeypatch.setattr(writer_queue, "CHECKPOINT_EVERY", 1)
-    called = []
-    monkeypatch.setattr(turn_store, "checkpoint", called.append)
-    db.session.add(Conversation(channel="sms", caller="+447911123456", flow_id="back_pain", flow_version="1"))
-    db.session.commit()  # the staff pages' and the worker's writes go through the session
-    assert called == []
