@@ -117,23 +117,6 @@ def vacuum(url: str) -> None:
     engine.dispose()
 
 
-def settle(url: str) -> None:
-    """Write what earlier runs left in the write-ahead log back to the database files now.
-
-    A load run writes hundreds of megabytes of log; the checkpoint that writes its pages back
-    comes later, on its own schedule, and takes tens of seconds. Landing inside short rounds
-    that compare database sizes, it slowed whichever sizes it met (docs/benchmarks.md), so
-    those rounds begin after a checkpoint of their own: PostgreSQL's CHECKPOINT, SQLite's
-    wal_checkpoint(TRUNCATE), which also empties the log file.
-    """
-    engine = create_engine(sqlalchemy_url(url))
-    try:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)" if url.startswith("sqlite") else "CHECKPOINT"))
-    finally:
-        engine.dispose()
-
-
 def census(url: str) -> dict[str, Any]:
     """What the database holds: rows per table and conversations by channel, disposition and status."""
     from helpline.models import Callback, Conversation, Interaction

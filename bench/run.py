@@ -186,8 +186,6 @@ class Bench:
         alternated often, shows what the size of the database itself adds to it."""
         from .turns import turns
 
-        for size in sizes:  # not in the middle of a checkpoint of the load rounds' writes
-            database.settle(size["url"])
         for n in range(1, self.opts.alone_rounds + 1):
             first = (n - 1) % len(sizes)
             for size in sizes[first:] + sizes[:first]:

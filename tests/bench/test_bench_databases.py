@@ -42,37 +42,3 @@ def test_each_size_has_its_own_postgresql_database_and_drop_removes_it(tmp_path,
     assert _exists(admin, name)
     database.drop(sized)
     assert not _exists(admin, name)
-
-
-def test_settle_writes_sqlites_log_back_and_empties_it(tmp_path):
-    url = database.separate("sqlite", tmp_path, "settle")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("PRAGMA journal_mode=WAL"))
-        conn.execute(text("PRAGMA wal_autocheckpoint=0"))  # the log keeps what this writes
-        conn.execute(text("CREATE TABLE t (x TEXT)"))
-        conn.execute(text("INSERT INTO t VALUES (:x)"), [{"x": "y" * 500}] * 200)
-    wal = tmp_path / "helpline-bench-settle.db-wal"
-    assert wal.stat().st_size > 100_000
-    database.settle(url)
-    assert wal.stat().st_size == 0
-    with engine.connect() as conn:  # nothing lost
-        assert conn.scalar(text("SELECT count(*) FROM t")) == 200
-    engine.dispose()
-
-
-def test_settle_runs_a_checkpoint_on_postgresql(monkeypatch):
-    url = os.environ.get("HELPLINE_TEST_DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only")
-    engine = create_engine(database.sqlalchemy_url(url))
-    requested = text("SELECT checkpoints_req FROM pg_stat_bgwriter")
-    try:
-        with engine.connect() as conn:
-            before = conn.scalar(requested)
-        database.settle(url)
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
-            assert conn.scalar(requested) > before
-    finally:
-        engine.dispose()
