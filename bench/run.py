@@ -30,9 +30,10 @@ class Options:
     scale_concurrency: int = 32
     load_rounds: int = 3  # the baseline and the help line, alternated, at each concurrency
     scale_rounds: int = 3  # each size measured this many times, in alternation with the others
-    # ... and then its turn alone, in one process without gunicorn: this many rounds of so many turns.
-    alone_rounds: int = 7
-    alone_turns: int = 1500
+    # ... and then its turn alone, in one process a size without gunicorn: this many rounds, each a
+    # batch of so many turns on every size in turn.
+    alone_rounds: int = 40
+    alone_turns: int = 250
     soak_minutes: int = 10
     soak_concurrency: int = 32
     out: Path = RESULTS
@@ -179,22 +180,21 @@ class Bench:
         return {"database": kind, "rounds": self.opts.scale_rounds, "sizes": sizes}
 
     def alone(self, kind: str, sizes: list[dict[str, Any]]) -> None:
-        """The turn on each size alone: one process, no gunicorn, no other load of ours (the
-        `turns` suite's loop), in many short rounds alternated between the sizes, each round
-        starting one size later. Under load a round's throughput moves by a fifth from one
-        minute to the next on this machine, more than the 10% the target allows; a turn alone,
-        alternated often, shows what the size of the database itself adds to it."""
-        from .turns import turns
+        """The turn on each size alone: one process a size, no gunicorn, no other load of ours
+        (the `turns` suite's loop), in short batches taken in turn, each round starting one size
+        later. Under load a round's throughput moves by a fifth from one minute to the next on
+        this machine, more than the 10% the target allows; a turn alone, interleaved finely, shows
+        what the size of the database itself adds to it."""
+        from .turns import interleaved
 
-        for n in range(1, self.opts.alone_rounds + 1):
-            first = (n - 1) % len(sizes)
-            for size in sizes[first:] + sizes[:first]:
-                point = turns(size["url"], self.templates, self.opts.alone_turns, 1, seed=20_000 + 10 * n)
-                size.setdefault("alone", []).append({"cpu_us": point["cpu_us"], "wall_us": point["wall_us"]})
-                self.say(f"  turn alone {kind:10} {size['interactions']:>9,} interactions, round {n}: "
-                         f"{point['wall_us']:.0f} µs wall, {point['cpu_us']:.0f} µs CPU a turn")
-        for size in sizes:
+        batches = interleaved([size["url"] for size in sizes], self.templates, self.opts.alone_rounds,
+                              self.opts.alone_turns)
+        for size, mine in zip(sizes, batches):
+            size["alone"] = [{"cpu_us": round(b["cpu_us"], 1), "wall_us": round(b["wall_us"], 1)} for b in mine]
             size["alone_median"] = {key: statistics.median(r[key] for r in size["alone"]) for key in ("cpu_us", "wall_us")}
+            self.say(f"  turn alone {kind:10} {size['interactions']:>9,} interactions: {len(mine)} batches of "
+                     f"{self.opts.alone_turns} turns, median {size['alone_median']['wall_us']:.0f} µs wall, "
+                     f"{size['alone_median']['cpu_us']:.0f} µs CPU a turn")
 
     def soak(self, kind: str = "sqlite") -> dict[str, Any]:
         """A long run at fixed concurrency in one-minute stretches, memory read after each."""

@@ -32,7 +32,8 @@ def _environ(path: str, body: bytes, signature: str) -> dict[str, Any]:
             "wsgi.version": (1, 0)}
 
 
-def _worker(url: str, templates: list, requests: int, seed: int, out) -> None:
+def _app_and_requests(url: str, templates: list, requests: int, seed: int):
+    """The help line with the load runs' settings, and `requests` signed turns ready to post."""
     from urllib.parse import urlencode
 
     from helpline import create_app
@@ -44,22 +45,80 @@ def _worker(url: str, templates: list, requests: int, seed: int, out) -> None:
     app = create_app()
     sign = Signer()
     stream = traffic.interleave(traffic.conversations(templates, traffic.Numbering(seed)), 256, requests)
-    prepared = [(p, urlencode(params).encode(), sign(p, params)) for p, params in stream]
-    failed = []
+    return app, [(p, urlencode(params).encode(), sign(p, params)) for p, params in stream]
 
+
+def _post_all(app, prepared: list, failed: list) -> dict[str, Any]:
+    """Post the turns one after another; CPU and wall µs a turn."""
     def start_response(status, headers, exc_info=None):
         if not status.startswith("200"):
             failed.append(status)
 
-    warm = max(requests // 10, 1)
-    for p, body, s in prepared[:warm]:
-        b"".join(app.wsgi_app(_environ(p, body, s), start_response))
     wall, cpu = time.perf_counter(), time.process_time()
-    for p, body, s in prepared[warm:]:
+    for p, body, s in prepared:
         b"".join(app.wsgi_app(_environ(p, body, s), start_response))
-    n = len(prepared) - warm
-    out.put({"cpu_us": (time.process_time() - cpu) / n * 1e6, "wall_us": (time.perf_counter() - wall) / n * 1e6,
-             "requests": n, "failed": len(failed)})
+    n = max(len(prepared), 1)
+    return {"cpu_us": (time.process_time() - cpu) / n * 1e6, "wall_us": (time.perf_counter() - wall) / n * 1e6,
+            "requests": len(prepared)}
+
+
+def _worker(url: str, templates: list, requests: int, seed: int, out) -> None:
+    app, prepared = _app_and_requests(url, templates, requests, seed)
+    failed: list = []
+    warm = max(requests // 10, 1)
+    _post_all(app, prepared[:warm], failed)
+    out.put({**_post_all(app, prepared[warm:], failed), "failed": len(failed)})
+
+
+def _batches(url: str, templates: list, warm: int, each: int, rounds: int, seed: int, commands, out) -> None:
+    """One database's turns in batches of `each`, one batch each time it is told to go."""
+    app, prepared = _app_and_requests(url, templates, warm + each * rounds, seed)
+    failed: list = []
+    _post_all(app, prepared[:warm], failed)
+    out.put("ready")
+    for n in range(rounds):
+        commands.get()
+        start, began = warm + n * each, time.time()
+        out.put({**_post_all(app, prepared[start:start + each], failed), "failed": len(failed), "began": began})
+
+
+def interleaved(urls: list[str], templates: list, rounds: int, each: int, seed: int = 20_000) -> list[list[dict[str, Any]]]:
+    """The turn alone on several databases, measured in short batches taken in turn.
+
+    One process for each database stays up and waits; they run one at a time, `each` turns a
+    batch, round after round, each round starting one database later. A batch takes a fraction of
+    a second, so whatever slows the machine for a while (it comes and goes over tens of seconds
+    here) falls on every database alike; separate runs of a few seconds each, one database after
+    another, could not ensure that (docs/benchmarks.md). Returns each database's batches, in order.
+    """
+    context = multiprocessing.get_context("spawn")
+    commands = [context.Queue() for _ in urls]
+    outs = [context.Queue() for _ in urls]
+    workers = [context.Process(target=_batches, args=(url, templates, max(2 * each, 100), each, rounds, seed + i,
+                                                     commands[i], outs[i]))
+               for i, url in enumerate(urls)]
+    for w in workers:
+        w.start()
+    try:
+        for out in outs:
+            if out.get(timeout=600) != "ready":
+                raise RuntimeError("a turn-alone process did not start")
+        batches: list[list[dict[str, Any]]] = [[] for _ in urls]
+        for n in range(rounds):
+            order = list(range(len(urls)))
+            order = order[n % len(urls):] + order[:n % len(urls)]
+            for i in order:
+                commands[i].put("go")
+                batches[i].append(outs[i].get(timeout=600))
+    finally:
+        for w in workers:
+            w.join(timeout=60)
+            if w.is_alive():
+                w.kill()
+    failed = sum(b[-1]["failed"] for b in batches if b)
+    if failed:
+        raise RuntimeError(f"{failed} turns were not answered with 200")
+    return batches
 
 
 def turns(url: str | list[str], templates: list, requests: int, processes: int, seed: int = 1000) -> dict[str, Any]:
