@@ -286,8 +286,10 @@ class Numbering:
 
     def ids(self, withheld: bool) -> Ids:
         n = next(self.counter)
-        # +4479 numbers: valid UK mobiles, a range the preloaded data never uses.
-        number = "" if withheld else f"+4479{(int(self.run, 16) * 7919 + n) % 10**8:08d}"
+        # 0790 numbers: all valid UK mobiles, in a range the preloaded data never uses. (Not all
+        # of 079 is: phonenumbers rejects 079113-079116 and 079119, and a text from a number that
+        # is not valid starts no conversation; a run whose numbers fell there sent texts that did not.)
+        number = "" if withheld else f"+44790{(int(self.run, 16) * 7919 + n) % 10**7:07d}"
         return Ids(f"CA{self.run}{n:024x}", number, f"SM{self.run}{n:024x}")
 
 
