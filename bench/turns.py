@@ -8,6 +8,9 @@ app, so the figure is the help line's own cost of a turn (request log included, 
 as gunicorn's four workers are: the difference is what contention for two cores (and, on
 SQLite, re-reading pages another process wrote) adds to each turn. On SQLite, also four
 processes each on a database of its own: contention for the cores alone, without the sharing.
+
+`interleaved` is the scale suite's turn alone: one process a database, taking turns in short
+batches, so that the sizes are compared under the same state of the machine.
 """
 from __future__ import annotations
 
